@@ -56,7 +56,9 @@ def load_idx(folder, split="train"):
     """Loads an MNIST-format IDX folder split as `(images uint8 [N, H, W, 1], labels int32 [N])`."""
     folder = pathlib.Path(folder)
     if split not in IDX_FILES:
-        raise TfgenUsageError(f"unknown split {split!r} for IDX folder {folder}; use 'train' or 'test'")
+        raise TfgenUsageError(
+            f"unknown split {split!r} for IDX folder {folder}; use 'train' or 'test'"
+        )
     image_file, label_file = (folder / name for name in IDX_FILES[split])
     if not image_file.exists():
         raise TfgenUsageError(
@@ -64,7 +66,9 @@ def load_idx(folder, split="train"):
         )
     images = _read_idx(image_file)
     if images.ndim != 3:
-        raise TfgenUsageError(f"{image_file} holds an array of shape {images.shape}, expected N x H x W")
+        raise TfgenUsageError(
+            f"{image_file} holds an array of shape {images.shape}, expected N x H x W"
+        )
     labels = _read_idx(label_file).astype(np.int32) if label_file.exists() else None
     if labels is not None and len(labels) != len(images):
         raise TfgenUsageError(
@@ -93,12 +97,16 @@ def load_image_folder(folder, image_size=None):
     one warning that names them; images of different sizes need `image_size`.
     """
     folder = pathlib.Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
     if not files:
         raise TfgenUsageError(
             f"no images found in {folder} (looked recursively for {', '.join(IMAGE_SUFFIXES)})"
         )
-    class_names = sorted({p.parent.relative_to(folder).parts[0] for p in files if p.parent != folder})
+    class_names = sorted(
+        {p.parent.relative_to(folder).parts[0] for p in files if p.parent != folder}
+    )
     if class_names and any(p.parent == folder for p in files):
         class_names = []  # images both at the top and in sub-folders: no consistent labelling
     images, labels, bad = [], [], []
@@ -145,11 +153,15 @@ def load_npz(path):
     except (OSError, ValueError) as e:
         if isinstance(e, TfgenUsageError):
             raise
-        raise TfgenUsageError(f"cannot read {path} as .npz ({e}); pass a file written by np.savez") from e
+        raise TfgenUsageError(
+            f"cannot read {path} as .npz ({e}); pass a file written by np.savez"
+        ) from e
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise TfgenUsageError(f"{path}: 'x' has shape {x.shape}, expected N x H x W x C or N x H x W")
+        raise TfgenUsageError(
+            f"{path}: 'x' has shape {x.shape}, expected N x H x W x C or N x H x W"
+        )
     if y is not None and len(y) != len(x):
         raise TfgenUsageError(f"{path}: 'y' has {len(y)} labels for {len(x)} images")
     return x, y
@@ -246,7 +258,11 @@ def _fit_channels(images, channels, source):
         return np.repeat(images, 3, axis=-1)
     if have == 3 and channels == 1:
         grey = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return grey[..., None].round().astype(images.dtype) if images.dtype == np.uint8 else grey[..., None]
+        return (
+            grey[..., None].round().astype(images.dtype)
+            if images.dtype == np.uint8
+            else grey[..., None]
+        )
     raise TfgenUsageError(
         f"{source} has {have} channels, asked for {channels}; channels must be 1 (grey) or 3 (RGB)"
     )
@@ -317,8 +333,14 @@ def load(
         if not with_labels:
             ds = ds.map(lambda x, y: x)
         if channels is not None:
-            fix = (lambda x: tf.image.grayscale_to_rgb(x) if x.shape[-1] == 1 and channels == 3 else (
-                tf.image.rgb_to_grayscale(x) if x.shape[-1] == 3 and channels == 1 else x))
+
+            def fix(x):
+                if x.shape[-1] == 1 and channels == 3:
+                    return tf.image.grayscale_to_rgb(x)
+                if x.shape[-1] == 3 and channels == 1:
+                    return tf.image.rgb_to_grayscale(x)
+                return x
+
             ds = ds.map((lambda x, y: (fix(x), y)) if with_labels else fix)
 
     def prepare(x):

@@ -61,3 +61,56 @@ def replica_uniform(local_batch_size, dims, seed, step, salt=0, dtype=tf.float32
     return _replica_slice(
         tf.random.stateless_uniform, local_batch_size, dims, seed, step, salt, dtype
     )
+
+
+def xla_supported():
+    """Whether "auto" should turn XLA (`jit_compile=True`) on under the current strategy.
+
+    On: GPUs and TPUs. Off: CPU, where XLA's convolutions ran 2-3x slower than oneDNN's here
+    (scripts/benchmark.py), and several logical CPU devices, where XLA fails outright
+    (variables placed on another device).
+    """
+    try:
+        devices = tf.distribute.get_strategy().extended.worker_devices
+    except RuntimeError:  # the default strategy: the first logical device does the work
+        accelerators = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
+        devices = [d.name for d in accelerators[:1]] or ["CPU:0"]
+    return not any("CPU" in d.upper() for d in devices)
+
+
+STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
+
+
+def get_strategy(name="auto", devices=None):
+    """Resolves a strategy name to a `tf.distribute.Strategy`.
+
+    Args:
+        name: str. `auto` (TPU if one resolves, MirroredStrategy over several GPUs, else the
+            default strategy), `one`, `mirrored` (all GPUs, or `devices`), `multiworker`
+            (reads `TF_CONFIG`) or `tpu`.
+        devices: list of str or None. Devices for `mirrored`.
+    """
+    from tfgen.errors import TfgenUsageError
+
+    if name not in STRATEGIES:
+        raise TfgenUsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if name in ("auto", "tpu"):
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        except (ValueError, RuntimeError, tf.errors.NotFoundError) as e:
+            if name == "tpu":
+                raise TfgenUsageError(
+                    f"no TPU found ({e}); run on a TPU VM or choose --strategy auto"
+                ) from e
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=devices)
+    return tf.distribute.MultiWorkerMirroredStrategy()

@@ -34,15 +34,23 @@ def register_model(kind):
 
 
 def get_model_class(kind):
+    import tfgen.models  # noqa: F401  (registers the model classes)
+
     if kind not in MODEL_KINDS:
-        raise TfgenUsageError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}")
+        raise TfgenUsageError(
+            f"unknown model kind {kind!r}; choose one of {', '.join(sorted(MODEL_KINDS))}"
+        )
     return MODEL_KINDS[kind]
 
 
 def zoo_dir():
     """The pretrained zoo: `$TFGEN_ZOO_DIR`, else `savedmodels/` beside the package."""
     value = os.environ.get("TFGEN_ZOO_DIR")
-    return pathlib.Path(value) if value else pathlib.Path(__file__).resolve().parent.parent / "savedmodels"
+    return (
+        pathlib.Path(value)
+        if value
+        else pathlib.Path(__file__).resolve().parent.parent / "savedmodels"
+    )
 
 
 def zoo_path(name):

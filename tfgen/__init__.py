@@ -1,0 +1,40 @@
+"""tfgen: a TensorFlow/Keras model zoo of image generative models.
+
+The public API is re-exported here lazily, so `tfgen --help` and usage errors answer without
+importing TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "callbacks",
+    "data",
+    "distribute",
+    "export",
+    "io",
+    "losses",
+    "models",
+    "networks",
+    "registry",
+    "saving",
+    "training",
+)
+_EXPORTS = {
+    "DCGAN": "tfgen.models",
+    "GAN": "tfgen.models",
+    "TfgenError": "tfgen.errors",
+    "TfgenUsageError": "tfgen.errors",
+    "load_model": "tfgen.saving",
+}
+
+__all__ = sorted([*_SUBMODULES, *_EXPORTS])
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tfgen.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tfgen' has no attribute {name!r}")

@@ -1,0 +1,176 @@
+"""The `tfgen` command line: train, sample, evaluate, export, list.
+
+Only parses arguments and calls the library. Usage errors print one line and exit 2; runtime
+failures print one line and exit 1; `--debug` shows the traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+# Quiet TensorFlow's C++ start-up logging before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse_options(pairs):
+    """`key=value` pairs -> dict; values parsed as JSON when they can be (numbers, lists)."""
+    options = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise _UsageError(f"--option expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+# ------------------------------------------------------------------------ commands
+def cmd_train(args):
+    from tfgen import training
+
+    if args.steps is None and args.epochs is None:
+        args.epochs = 1
+    training.train(
+        args.kind,
+        args.dataset,
+        args.out,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        image_size=args.image_size,
+        channels=args.channels,
+        data_dir=args.data_dir,
+        strategy=args.strategy,
+        options=_parse_options(args.option),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    print(f"wrote {os.path.join(args.out, 'model.keras')}")
+
+
+def cmd_sample(args):
+    from tfgen import io, saving
+
+    model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
+    if args.n < 1:
+        raise _UsageError(f"--n must be >= 1, got {args.n}")
+    images = model.generate(args.n, seed=args.seed)
+    path = io.save_images(images, args.out)
+    print(f"wrote {path} ({args.n} images)")
+
+
+def cmd_export(args):
+    from tfgen import export, saving
+
+    model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
+    target = export.saved_model(model, args.out, version=args.version, overwrite=args.overwrite)
+    print(f"wrote {target}")
+
+
+def cmd_list(args):
+    import tfgen.models  # noqa: F401  (registers the kinds)
+    from tfgen import registry
+
+    print("model kinds: " + ", ".join(sorted(registry.MODEL_KINDS)))
+    entries = registry.zoo_entries()
+    print(f"zoo ({registry.zoo_dir()}):" if entries else "zoo: no entries installed")
+    for name in entries:
+        card = json.loads((registry.zoo_path(name) / "card.json").read_text())
+        metrics = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in card.get("metrics", {}).items()
+        )
+        print(f"  {name:28s} {card.get('kind', '?'):10s} {card.get('dataset', '?'):14s} {metrics}")
+
+
+# ------------------------------------------------------------------------ parser
+def build_parser():
+    parser = _Parser(prog="tfgen", description="Image generative models for TensorFlow/Keras.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a model kind on a dataset")
+    p.add_argument("kind", help="model kind: dcgan, wgan_gp, cgan, pix2pix, vae, cyclegan")
+    p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
+    length.add_argument("--steps", type=int, help="training steps in all")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, help="resize images to N x N")
+    p.add_argument("--channels", type=int, choices=(1, 3))
+    p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model constructor argument, e.g. --option latent_dim=100",
+    )
+    p.add_argument("--out", required=True, help="run folder")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="generate images from a model")
+    p.add_argument("model", help="zoo name, .keras file or SavedModel folder")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C)")
+    p.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("export", help="export a model for serving")
+    p.add_argument("model", help="zoo name, .keras file or SavedModel folder")
+    p.add_argument("--format", default="saved_model", choices=("saved_model",))
+    p.add_argument("--out", required=True, help="base folder; the export goes to OUT/<version>/")
+    p.add_argument("--version", type=int)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--unsafe", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("list", help="list model kinds and zoo entries")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise _UsageError("tfgen: no command given (see tfgen --help)")
+        args.func(args)
+    except _UsageError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tfgen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one line for the user; the traceback with --debug
+        from tfgen.errors import TfgenUsageError
+
+        if debug:
+            raise
+        code = EXIT_USAGE if isinstance(e, TfgenUsageError) else EXIT_FAILURE
+        print(f"tfgen: error: {e}", file=sys.stderr)
+        return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

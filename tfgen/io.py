@@ -1,0 +1,93 @@
+"""Writing files safely: atomic replace, image grids, uint8 conversion.
+
+Everything tfgen writes goes to a temporary name in the same folder and is renamed into
+place, so a crash leaves the old file or the new one, never a broken one.
+"""
+
+import contextlib
+import os
+import pathlib
+import shutil
+import tempfile
+
+import numpy as np
+
+from tfgen.errors import TfgenUsageError
+
+
+@contextlib.contextmanager
+def atomic_path(path, is_dir=False):
+    """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds."""
+    path = pathlib.Path(path)
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TfgenUsageError(
+            f"cannot create folder {parent} ({e.strerror}); choose a writable --out"
+        ) from e
+    if not os.access(parent, os.W_OK):
+        raise TfgenUsageError(f"folder {parent} is not writable; choose a writable --out")
+    tmp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    tmp = tmp_dir / path.name
+    try:
+        yield tmp
+        if is_dir and path.exists():
+            old = tmp_dir / ".old"
+            os.replace(path, old)  # a directory cannot be replaced in one step
+            os.replace(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def to_uint8(images):
+    """float images in [-1, 1] -> uint8 [0, 255]."""
+    images = np.asarray(images, np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def image_grid(images, columns=None, padding=2):
+    """Tiles uint8 images [N, H, W, C] into one image [rows*H, cols*W, C]."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.full(
+        (rows * (h + padding) + padding, columns * (w + padding) + padding, c), 255, images.dtype
+    )
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top : top + h, left : left + w] = image
+    return grid
+
+
+def save_png(array, path):
+    """Writes a uint8 image [H, W, C] (C = 1 or 3) as PNG, atomically."""
+    from PIL import Image
+
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def save_images(images, path, columns=None):
+    """Saves images in [-1, 1] as a PNG grid (`.png`) or a uint8 array N x H x W x C (`.npy`)."""
+    path = pathlib.Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise TfgenUsageError(
+            f"--out must end in .png (a grid) or .npy (an array), got {path.name!r}"
+        )
+    images = to_uint8(images)
+    if suffix == ".png":
+        save_png(image_grid(images, columns), path)
+    else:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, images, allow_pickle=False)
+    return path

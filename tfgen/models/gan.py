@@ -1,0 +1,191 @@
+"""Shared base for the GANs: two optimizers, loss pairs, seeded noise, sampling, serialization.
+
+Subclasses build their networks and write `train_step`; the base keeps what every GAN shares,
+so a new GAN is its networks plus its update rule.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen import distribute, losses
+from tfgen.errors import TfgenUsageError
+
+
+def default_adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
+
+
+def unpack_images(data):
+    """The images of a batch that may be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+class GAN(keras.Model):
+    """Base class: a generator, a discriminator and one optimizer for each.
+
+    Args:
+        generator: keras.Model. Maps latent vectors `[B, latent_dim]` to images in [-1, 1].
+        discriminator: keras.Model. Maps images to logits.
+        seed: int. Seeds the training noise; replicas draw different noise from it.
+    """
+
+    default_g_optimizer = staticmethod(default_adam)
+    default_d_optimizer = staticmethod(default_adam)
+    default_loss = "non_saturating"
+
+    def __init__(self, generator, discriminator, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed = int(seed)
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
+        self.loss_name = None
+        self.trackers = {}
+        self.built = True  # the sub-networks are built; there is no `call` to trace
+
+    # ----------------------------------------------------------------- compile
+    def compile(
+        self,
+        g_optimizer=None,
+        d_optimizer=None,
+        loss=None,
+        steps_per_execution=1,
+        jit_compile="auto",
+        run_eagerly=False,
+        **kwargs,
+    ):
+        """Configures the model for training.
+
+        Args:
+            g_optimizer: keras optimizer for the generator. Defaults to the model's default
+                (Adam(2e-4, beta_1=0.5) for DCGAN).
+            d_optimizer: keras optimizer for the discriminator. Same default.
+            loss: str. One of `tfgen.losses.LOSSES`. Defaults to the model's default.
+            steps_per_execution: int. Training steps run per call into the graph.
+            jit_compile: bool or "auto". XLA compilation of the train step. "auto" turns it on
+                where it works (see `tfgen.distribute.xla_supported`).
+        """
+        if jit_compile == "auto":
+            jit_compile = distribute.xla_supported()
+        super().compile(
+            optimizer=None,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+            **kwargs,
+        )
+        self.g_optimizer = g_optimizer or self.default_g_optimizer()
+        self.d_optimizer = d_optimizer or self.default_d_optimizer()
+        self.loss_name = loss or self.default_loss
+        self.generator_loss, self.discriminator_loss = losses.get(self.loss_name)
+        # Build optimizer slots now (inside the strategy scope when there is one), so Keras
+        # never tries to build this call-less model symbolically, and saved optimizer state
+        # has variables to load into.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self._compile_args = dict(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+
+    def get_compile_config(self):
+        if self.loss_name is None:
+            return None
+        return {
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "loss": self.loss_name,
+            **getattr(self, "_compile_args", {}),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        config["g_optimizer"] = keras.optimizers.deserialize(config["g_optimizer"])
+        config["d_optimizer"] = keras.optimizers.deserialize(config["d_optimizer"])
+        self.compile(**config)
+
+    # ----------------------------------------------------------------- metrics
+    def tracker(self, name):
+        """A `keras.metrics.Mean` logged as `name`, created on first use."""
+        if name not in self.trackers:
+            self.trackers[name] = keras.metrics.Mean(name=name)
+        return self.trackers[name]
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def update_trackers(self, values):
+        for name, value in values.items():
+            self.tracker(name).update_state(value)
+        return {name: self.tracker(name).result() for name in values}
+
+    # ----------------------------------------------------------------- noise
+    @property
+    def step(self):
+        """Generator updates so far: the clock that seeds each step's noise."""
+        return self.g_optimizer.iterations
+
+    def training_noise(self, batch_size, salt):
+        """Latent vectors for this replica's share of the global batch at this step."""
+        return distribute.replica_normal(
+            batch_size, [self.latent_dim], self.seed, self.step, salt=salt
+        )
+
+    def latent_noise(self, n, seed=None):
+        """`n` latent vectors; the same `seed` always gives the same vectors."""
+        if seed is None:
+            seed = np.random.randint(0, 2**31 - 1)
+        return tf.random.stateless_normal([int(n), self.latent_dim], seed=[int(seed), 1])
+
+    # ----------------------------------------------------------------- checks
+    def check_images(self, images):
+        shape = tuple(images.shape[1:])
+        if None not in shape and shape != self.image_shape:
+            size, _, channels = self.image_shape
+            raise TfgenUsageError(
+                f"expected images of shape {self.image_shape}, got {shape}; load the data with "
+                f"image_size={size}, channels={channels} or build the model for image_shape={shape}"
+            )
+
+    def check_latent(self, z):
+        z = tf.convert_to_tensor(z, tf.float32)
+        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
+            raise TfgenUsageError(
+                f"latent vectors must have shape [n, {self.latent_dim}], got {list(z.shape)}"
+            )
+        return z
+
+    # ----------------------------------------------------------------- sampling
+    def generate(self, n=None, z=None, seed=None, batch_size=256):
+        """Generates images in [-1, 1] as a float32 numpy array [n, H, W, C].
+
+        Args:
+            n: int. Number of images (ignored when `z` is given).
+            z: array [n, latent_dim]. Latent vectors to decode.
+            seed: int. Seed for the latent vectors; the same seed gives the same images.
+        """
+        if z is None:
+            if n is None or int(n) < 1:
+                raise TfgenUsageError(f"generate needs n >= 1 or latent vectors z, got n={n!r}")
+            z = self.latent_noise(n, seed)
+        z = self.check_latent(z)
+        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        return {
+            "generator": keras.layers.serialize(self.generator),
+            "discriminator": keras.layers.serialize(self.discriminator),
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.layers.deserialize(config[key])
+        return cls(**config)

@@ -1,0 +1,1 @@
+"""Network builders: architectures only (functional `keras.Model`s), no losses, no train_step."""

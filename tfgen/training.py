@@ -1,0 +1,117 @@
+"""The training job behind `tfgen train`: data, model, callbacks, `fit`, the saved model.
+
+Kept apart from the CLI so scripts and tests can call it directly.
+"""
+
+import json
+import math
+import pathlib
+
+import keras
+
+from tfgen import callbacks, data, distribute, io, registry
+from tfgen.errors import TfgenUsageError
+
+
+def plan_steps(batches_per_pass, steps=None, epochs=None):
+    """Returns `(epochs, steps_per_epoch)` for a run of `steps` or `epochs`.
+
+    With `steps`, epochs are at most one pass over the data and divide `steps` evenly when
+    they can (the run may round up to a multiple of `steps_per_epoch`).
+    """
+    if steps is not None and epochs is not None:
+        raise TfgenUsageError("give either --steps or --epochs, not both")
+    if steps is None:
+        return int(epochs or 1), int(batches_per_pass)
+    if steps < 1:
+        raise TfgenUsageError(f"--steps must be >= 1, got {steps}")
+    n_epochs = math.ceil(steps / batches_per_pass)
+    return n_epochs, math.ceil(steps / n_epochs)
+
+
+def make_dataset(
+    model_cls, dataset, batch_size, seed, image_size=None, channels=None, data_dir=None, limit=None
+):
+    """The training dataset for a model kind (labelled for conditional models)."""
+    return data.load(
+        dataset,
+        split="train",
+        image_size=image_size,
+        channels=channels,
+        batch_size=batch_size,
+        with_labels=getattr(model_cls, "needs_labels", False),
+        shuffle=True,
+        seed=seed,
+        data_dir=data_dir,
+        limit=limit,
+    )
+
+
+def train(
+    kind,
+    dataset,
+    out,
+    steps=None,
+    epochs=None,
+    batch_size=64,
+    seed=0,
+    image_size=None,
+    channels=None,
+    data_dir=None,
+    strategy="auto",
+    options=None,
+    compile_options=None,
+    verbose=1,
+    samples=64,
+    limit=None,
+):
+    """Trains a model kind on a dataset and writes a run folder.
+
+    `out/model.keras` (the trained model), `out/samples/epoch_XXX.png`, `out/logs/`
+    (TensorBoard) and `out/checkpoints/` (resumes an interrupted run of the same command).
+    `batch_size` is the global batch, split across replicas.
+    """
+    model_cls = registry.get_model_class(kind)
+    out = pathlib.Path(out)
+    keras.utils.set_random_seed(seed)
+    ds = make_dataset(model_cls, dataset, batch_size, seed, image_size, channels, data_dir, limit)
+    batches = int(ds.cardinality())
+    if batches < 1:
+        raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
+    n_epochs, steps_per_epoch = plan_steps(batches, steps, epochs)
+    spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else ds.element_spec
+    image_shape = tuple(int(d) for d in spec.shape[1:])
+    with distribute.get_strategy(strategy).scope():
+        model = model_cls(image_shape=image_shape, seed=seed, **(options or {}))
+        model.compile(**(compile_options or {}))
+    out.mkdir(parents=True, exist_ok=True)
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
+        callbacks.SampleGrid(
+            out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
+        ),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+    ]
+    history = model.fit(
+        ds.repeat(),
+        epochs=n_epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=cbs,
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself
+    )
+    with io.atomic_path(out / "model.keras") as tmp:
+        model.save(tmp)
+    summary = {
+        "kind": kind,
+        "dataset": str(dataset),
+        "epochs": n_epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "steps": n_epochs * steps_per_epoch,
+        "batch_size": batch_size,
+        "seed": seed,
+        "final_metrics": {k: float(v[-1]) for k, v in history.history.items() if v},
+    }
+    with io.atomic_path(out / "run.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return model
