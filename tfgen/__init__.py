@@ -20,6 +20,7 @@ _SUBMODULES = (
     "registry",
     "saving",
     "training",
+    "transfer",
 )
 _EXPORTS = {
     "DCGAN": "tfgen.models",

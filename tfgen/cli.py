@@ -1,4 +1,4 @@
-"""The `tfgen` command line: train, sample, evaluate, export, list.
+"""The `tfgen` command line: train, finetune, sample, evaluate, export, list.
 
 Only parses arguments and calls the library. Usage errors print one line and exit 2; runtime
 failures print one line and exit 1; `--debug` shows the traceback.
@@ -58,6 +58,32 @@ def cmd_train(args):
         data_dir=args.data_dir,
         strategy=args.strategy,
         options=_parse_options(args.option),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    print(f"wrote {os.path.join(args.out, 'model.keras')}")
+
+
+def cmd_finetune(args):
+    from tfgen import transfer
+
+    if args.steps is None and args.epochs is None:
+        args.epochs = 1
+    transfer.finetune(
+        args.source,
+        args.dataset,
+        args.out,
+        freeze_d=args.freeze_d,
+        freeze_g=args.freeze_g,
+        unfreeze_every=args.unfreeze_every,
+        lr_decay=args.block_lr_decay,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        data_dir=args.data_dir,
+        strategy=args.strategy,
+        limit=args.limit,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
@@ -124,6 +150,44 @@ def build_parser():
     )
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finetune", help="fine-tune a trained model on a new dataset")
+    p.add_argument("source", help="zoo name, .keras file or SavedModel exported by tfgen")
+    p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
+    p.add_argument(
+        "--freeze-d",
+        type=int,
+        default=0,
+        metavar="N",
+        help="FreezeD: freeze the discriminator's first N blocks (input side)",
+    )
+    p.add_argument(
+        "--freeze-g",
+        type=int,
+        default=0,
+        metavar="N",
+        help="freeze the generator's first N (coarsest) blocks",
+    )
+    p.add_argument(
+        "--unfreeze-every", type=int, metavar="K", help="release one frozen block every K epochs"
+    )
+    p.add_argument(
+        "--block-lr-decay",
+        type=float,
+        metavar="F",
+        help="learning-rate multiplier per block away from the output, e.g. 0.5",
+    )
+    p.add_argument("--learning-rate", type=float, help="Adam learning rate (default: the model's)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
+    length.add_argument("--steps", type=int, help="training steps in all")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
+    p.add_argument("--limit", type=int, help="use only the first N images (few-shot)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    p.add_argument("--out", required=True, help="run folder")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("sample", help="generate images from a model")
     p.add_argument("model", help="zoo name, .keras file or SavedModel folder")
