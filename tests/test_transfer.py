@@ -26,11 +26,7 @@ def images(mnist_test_arrays):
 
 def weights_by_path(model):
     """{"generator/block0_conv/kernel": array, ...} for every weight of every leaf layer."""
-    found = {}
-    for path, layer, _ in transfer._walk(model):
-        for w in layer.weights:
-            found[f"{path}/{w.name}"] = w.numpy().copy()
-    return found
+    return {k: w.numpy().copy() for k, w in transfer.weights_by_path(model).items()}
 
 
 def changed(before, after):

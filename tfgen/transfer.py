@@ -97,6 +97,11 @@ def layer_paths(model):
     return [path for path, _, _ in _walk(model)]
 
 
+def weights_by_path(model):
+    """{`"discriminator/block0_conv/kernel"`: variable} for every weight of every leaf layer."""
+    return {f"{path}/{w.name}": w for path, layer, _ in _walk(model) for w in layer.weights}
+
+
 def _is_trainable(layer, ancestors):
     return layer.trainable and all(a.trainable for a in ancestors)
 
