@@ -23,10 +23,13 @@ _SUBMODULES = (
     "transfer",
 )
 _EXPORTS = {
+    "ConditionalGAN": "tfgen.models",
     "DCGAN": "tfgen.models",
     "GAN": "tfgen.models",
+    "Pix2Pix": "tfgen.models",
     "TfgenError": "tfgen.errors",
     "TfgenUsageError": "tfgen.errors",
+    "WGANGP": "tfgen.models",
     "load_model": "tfgen.saving",
 }
 

@@ -59,6 +59,7 @@ def cmd_train(args):
         strategy=args.strategy,
         options=_parse_options(args.option),
         verbose=1 if sys.stdout.isatty() else 2,
+        task=args.task,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
 
@@ -95,9 +96,45 @@ def cmd_sample(args):
     model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
     if args.n < 1:
         raise _UsageError(f"--n must be >= 1, got {args.n}")
-    images = model.generate(args.n, seed=args.seed)
+    labels = args.label if args.label is not None else _parse_labels(args.labels)
+    if labels is not None:
+        if not hasattr(model, "num_classes"):
+            raise _UsageError(
+                f"--label/--labels need a label-conditioned model (cgan); {args.model} is a "
+                f"{getattr(model, 'kind', type(model).__name__)}"
+            )
+        images = model.generate(args.n, labels=labels, seed=args.seed)
+    else:
+        images = model.generate(args.n, seed=args.seed)
     path = io.save_images(images, args.out)
     print(f"wrote {path} ({args.n} images)")
+
+
+def _parse_labels(text):
+    """`--labels 0,1,2` -> [0, 1, 2] (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as e:
+        raise _UsageError(
+            f"--labels expects comma-separated integers such as 0,1,2; got {text!r}"
+        ) from e
+
+
+def cmd_translate(args):
+    from tfgen import data_paired, io, saving
+
+    model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
+    if not hasattr(model, "translate"):
+        raise _UsageError(
+            f"{args.model} is a {getattr(model, 'kind', type(model).__name__)}, which does not "
+            "translate images; use a pix2pix or cyclegan model (or tfgen sample)"
+        )
+    images = data_paired.read_images(args.input)
+    outputs = model.translate(images)
+    path = io.save_images(outputs, args.out)
+    print(f"wrote {path} ({len(outputs)} images)")
 
 
 def cmd_export(args):
@@ -148,6 +185,12 @@ def build_parser():
         metavar="KEY=VALUE",
         help="model constructor argument, e.g. --option latent_dim=100",
     )
+    p.add_argument(
+        "--task",
+        choices=("inpaint", "superres", "colorize"),
+        help="pix2pix: derive (input, target) pairs from --dataset (default: --dataset is a "
+        "paired folder with input/ and target/ sub-folders of matching file names)",
+    )
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=cmd_train)
 
@@ -195,7 +238,21 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C)")
     p.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument("--label", type=int, help="cgan: class of every image")
+    labels.add_argument(
+        "--labels", help="cgan: comma-separated classes, cycled over the --n images (0,1,2)"
+    )
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("translate", help="translate images with an image-to-image model")
+    p.add_argument("model", help="zoo name, .keras file or SavedModel folder (pix2pix)")
+    p.add_argument(
+        "--input", required=True, help="FILE.npy (N x H x W x C), an image file or a folder"
+    )
+    p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C)")
+    p.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
+    p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("export", help="export a model for serving")
     p.add_argument("model", help="zoo name, .keras file or SavedModel folder")

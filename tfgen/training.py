@@ -30,21 +30,41 @@ def plan_steps(batches_per_pass, steps=None, epochs=None):
 
 
 def make_dataset(
-    model_cls, dataset, batch_size, seed, image_size=None, channels=None, data_dir=None, limit=None
+    model_cls,
+    dataset,
+    batch_size,
+    seed,
+    image_size=None,
+    channels=None,
+    data_dir=None,
+    limit=None,
+    task=None,
+    options=None,
 ):
-    """The training dataset for a model kind (labelled for conditional models)."""
-    return data.load(
-        dataset,
+    """The training dataset for a model kind (labelled for conditional models).
+
+    Hook: a model class with a `make_dataset(dataset, task=, options=, **load_kwargs)`
+    classmethod builds its own dataset (paired images, checked labels, two sources); it gets
+    `data.load`'s keyword arguments, the `task` (e.g. pix2pix's `superres`) and the model
+    options.
+    """
+    load_kwargs = dict(
         split="train",
         image_size=image_size,
         channels=channels,
         batch_size=batch_size,
-        with_labels=getattr(model_cls, "needs_labels", False),
         shuffle=True,
         seed=seed,
         data_dir=data_dir,
         limit=limit,
     )
+    if hasattr(model_cls, "make_dataset"):
+        return model_cls.make_dataset(dataset, task=task, options=options or {}, **load_kwargs)
+    if task is not None:
+        raise TfgenUsageError(
+            f"--task {task} makes paired images for pix2pix; {model_cls.kind} does not take one"
+        )
+    return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
 def train(
@@ -64,6 +84,7 @@ def train(
     verbose=1,
     samples=64,
     limit=None,
+    task=None,
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
@@ -74,20 +95,29 @@ def train(
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
     keras.utils.set_random_seed(seed)
-    ds = make_dataset(model_cls, dataset, batch_size, seed, image_size, channels, data_dir, limit)
+    ds = make_dataset(
+        model_cls, dataset, batch_size, seed, image_size, channels, data_dir, limit, task, options
+    )
     batches = int(ds.cardinality())
     if batches < 1:
         raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
     n_epochs, steps_per_epoch = plan_steps(batches, steps, epochs)
     spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else ds.element_spec
     image_shape = tuple(int(d) for d in spec.shape[1:])
+    # Hook: options the data decides (e.g. pix2pix's output channels and task); explicit
+    # options win.
+    from_data = getattr(model_cls, "options_from_data", None)
+    options = {**(from_data(ds, task) if from_data else {}), **(options or {})}
     with distribute.get_strategy(strategy).scope():
-        model = model_cls(image_shape=image_shape, seed=seed, **(options or {}))
+        model = model_cls(image_shape=image_shape, seed=seed, **options)
         model.compile(**(compile_options or {}))
     out.mkdir(parents=True, exist_ok=True)
     cbs = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
-        callbacks.SampleGrid(
+        # Hook: models that do not sample from noise (pix2pix) bring their own grid callback.
+        model.sample_callback(ds, out / "samples", n=samples, log_dir=out / "logs" / "samples")
+        if hasattr(model, "sample_callback")
+        else callbacks.SampleGrid(
             out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
         ),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),

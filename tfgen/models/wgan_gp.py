@@ -1,0 +1,214 @@
+"""WGAN-GP (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028) trained with `model.fit`.
+
+A Wasserstein critic kept near 1-Lipschitz by a gradient penalty on random interpolates,
+`n_critic` critic updates per generator update inside one `train_step`.
+"""
+
+import tensorflow as tf
+
+from tfgen import distribute, losses
+from tfgen.errors import TfgenUsageError
+from tfgen.models.gan import GAN, default_adam, unpack_images
+from tfgen.networks import dcgan as dcgan_networks
+from tfgen.registry import register_model
+
+# Salts of the stateless noise: each critic iteration and the generator step draw their own.
+SALT_CRITIC_NOISE = 10  # + critic iteration
+SALT_INTERPOLATION = 20  # + critic iteration
+SALT_GENERATOR_NOISE = 30
+SALT_TEST = 40
+CRITIC_NORMALIZATIONS = ("layer", "none")
+
+
+def wgan_adam():
+    """Adam(1e-4, beta_1=0, beta_2=0.9): the paper's optimizer for both networks."""
+    return default_adam(learning_rate=1e-4, beta_1=0.0, beta_2=0.9)
+
+
+@register_model("wgan_gp")
+class WGANGP(GAN):
+    """Wasserstein GAN with gradient penalty.
+
+    Each `train_step` makes `n_critic` critic updates, then one generator update (Algorithm 1
+    of the paper). The critic minimises `D(G(z)) - D(x) + gp_weight * (||grad D(x_hat)|| - 1)^2`
+    with `x_hat = x + eps (G(z) - x)`, `eps ~ U[0, 1]` drawn per example; the generator
+    minimises `-D(G(z))`.
+
+    Real batches across the critic updates: the batch that `fit` hands to `train_step` is
+    split into `n_critic` equal slices of `m = batch // n_critic` images and critic update `i`
+    sees slice `i` with fresh latent noise and fresh interpolation weights. This is the paper's
+    algorithm (a new real minibatch for every critic iteration) with the data pipeline
+    delivering the `n_critic` minibatches at once, so every real image is used exactly once per
+    epoch; reusing one batch `n_critic` times would let the critic fit those few images. The
+    generator update draws `m` latent vectors, the paper's batch for both networks. Use a
+    batch size that is a multiple of `n_critic` (e.g. 320 = 5 x 64): the `batch % n_critic`
+    images left over are not used.
+
+    The critic has no batch normalization: it would make one example's gradient penalty
+    depend on the other examples in the batch. The generator's BatchNorm statistics are
+    updated by every forward pass in training mode (they are not trained weights); the
+    generator's weights change only in the generator update and the critic's only in the
+    critic updates.
+
+    Args:
+        image_shape: tuple. `(size, size, channels)`, size 28, 32 or 64. Defaults to (28, 28, 1).
+        latent_dim: int. Size of z. Defaults to 64.
+        g_width: int. Generator width (channels of its last hidden layer). Defaults to 32.
+        d_width: int. Critic width (channels of its first layer). Defaults to 64.
+        n_critic: int. Critic updates per generator update. Defaults to 5.
+        gp_weight: float. Weight lambda of the gradient penalty. Defaults to 10.
+        critic_normalization: str. `"layer"` (default, the paper's choice) or `"none"`.
+        generator, discriminator: keras.Model. Custom networks (override the builders).
+        seed: int. Seeds the training noise and the interpolation weights.
+    """
+
+    default_g_optimizer = staticmethod(wgan_adam)
+    default_d_optimizer = staticmethod(wgan_adam)
+    default_loss = "wasserstein"
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        latent_dim=64,
+        g_width=32,
+        d_width=64,
+        n_critic=5,
+        gp_weight=10.0,
+        critic_normalization="layer",
+        generator=None,
+        discriminator=None,
+        seed=0,
+        **kwargs,
+    ):
+        if int(n_critic) < 1:
+            raise TfgenUsageError(f"n_critic must be a positive integer, got {n_critic!r}")
+        if float(gp_weight) < 0:
+            raise TfgenUsageError(f"gp_weight must be >= 0, got {gp_weight!r}")
+        if critic_normalization not in CRITIC_NORMALIZATIONS:
+            raise TfgenUsageError(
+                f"critic_normalization must be one of {CRITIC_NORMALIZATIONS}, got "
+                f"{critic_normalization!r}; batch norm would make each example's gradient "
+                "penalty depend on the rest of the batch"
+            )
+        image_shape = dcgan_networks.check_image_shape(image_shape)
+        generator = generator or dcgan_networks.build_generator(image_shape, latent_dim, g_width)
+        discriminator = discriminator or dcgan_networks.build_discriminator(
+            image_shape, d_width, normalization=critic_normalization, name="critic"
+        )
+        super().__init__(generator, discriminator, seed=seed, **kwargs)
+        self.g_width = g_width
+        self.d_width = d_width
+        self.n_critic = int(n_critic)
+        self.gp_weight = float(gp_weight)
+        self.critic_normalization = critic_normalization
+
+    @property
+    def critic(self):
+        """The critic (the discriminator of the GAN base)."""
+        return self.discriminator
+
+    # ----------------------------------------------------------------- losses
+    def critic_losses(self, real, fake, interpolation_weights, training=True):
+        """Per-example critic losses, for one slice of real and generated images.
+
+        Returns a dict of per-example tensors [B]: `loss` (adversarial + gp_weight * penalty),
+        `gradient_penalty`, and `wasserstein` (D(x) - D(G(z)), the Wasserstein estimate).
+        """
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        adversarial = self.discriminator_loss(real_logits, fake_logits)
+        penalty = losses.gradient_penalty(
+            lambda x: self.discriminator(x, training=training), real, fake, interpolation_weights
+        )
+        return {
+            "loss": adversarial + self.gp_weight * penalty,
+            "gradient_penalty": penalty,
+            "wasserstein": tf.reshape(real_logits - fake_logits, [-1]),
+        }
+
+    # ----------------------------------------------------------------- updates
+    def critic_step(self, real, iteration=0):
+        """One critic update on a slice of real images; returns the slice's mean losses."""
+        batch = tf.shape(real)[0]
+        z = self.training_noise(batch, salt=SALT_CRITIC_NOISE + iteration)
+        weights = distribute.replica_uniform(
+            batch, [], self.seed, self.step, salt=SALT_INTERPOLATION + iteration
+        )
+        # Outside the tape: the critic update needs no gradient through the generator.
+        fake = self.generator(z, training=True)
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            per_example = self.critic_losses(real, fake, weights, training=True)
+            loss = distribute.global_mean(per_example["loss"])
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, d_vars), d_vars))
+        return {
+            "critic_loss": tf.reduce_mean(per_example["loss"]),
+            "gradient_penalty": tf.reduce_mean(per_example["gradient_penalty"]),
+            "wasserstein": tf.reduce_mean(per_example["wasserstein"]),
+        }
+
+    def generator_step(self, batch_size):
+        """One generator update from `batch_size` latent vectors; returns its mean loss."""
+        z = self.training_noise(batch_size, salt=SALT_GENERATOR_NOISE)
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            per_example = self.generator_loss(fake_logits)
+            loss = distribute.global_mean(per_example)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, g_vars), g_vars))
+        return tf.reduce_mean(per_example)
+
+    def critic_slices(self, real):
+        """Splits a batch into `n_critic` slices of `batch // n_critic` images."""
+        static_batch = real.shape[0]
+        if static_batch is not None and static_batch < self.n_critic:
+            raise TfgenUsageError(
+                f"a batch of {static_batch} images cannot feed n_critic={self.n_critic} critic "
+                f"updates; use a batch size that is a multiple of {self.n_critic}, "
+                f"e.g. {self.n_critic * 64}"
+            )
+        size = tf.shape(real)[0] // self.n_critic
+        tf.debugging.assert_positive(
+            size, message=f"WGANGP: the batch must hold at least n_critic={self.n_critic} images"
+        )
+        return [real[i * size : (i + 1) * size] for i in range(self.n_critic)], size
+
+    def train_step(self, data):
+        real = unpack_images(data)
+        self.check_images(real)
+        slices, size = self.critic_slices(real)
+        # A Python loop: n_critic is fixed, so the updates unroll into one graph (XLA-friendly).
+        for i, real_slice in enumerate(slices):
+            logs = self.update_trackers(self.critic_step(real_slice, i))
+        g_loss = self.generator_step(size)
+        return {**logs, **self.update_trackers({"g_loss": g_loss})}
+
+    def test_step(self, data):
+        real = unpack_images(data)
+        self.check_images(real)
+        batch = tf.shape(real)[0]
+        z = distribute.replica_normal(batch, [self.latent_dim], self.seed, 0, salt=SALT_TEST)
+        weights = distribute.replica_uniform(batch, [], self.seed, 0, salt=SALT_TEST)
+        fake = self.generator(z, training=False)
+        per_example = self.critic_losses(real, fake, weights, training=False)
+        g_loss = self.generator_loss(self.discriminator(fake, training=False))
+        return self.update_trackers(
+            {
+                "critic_loss": tf.reduce_mean(per_example["loss"]),
+                "gradient_penalty": tf.reduce_mean(per_example["gradient_penalty"]),
+                "wasserstein": tf.reduce_mean(per_example["wasserstein"]),
+                "g_loss": tf.reduce_mean(g_loss),
+            }
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "g_width": self.g_width,
+            "d_width": self.d_width,
+            "n_critic": self.n_critic,
+            "gp_weight": self.gp_weight,
+            "critic_normalization": self.critic_normalization,
+        }
