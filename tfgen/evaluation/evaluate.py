@@ -1,0 +1,203 @@
+"""Scores generated images against real ones: the library side of `tfgen evaluate`.
+
+Images go through one feature extractor (`features.get_extractor`), then the metrics of
+`metrics.py` run on the features and class probabilities.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfgen.errors import TfgenUsageError
+from tfgen.evaluation import metrics as metric_fns
+from tfgen.evaluation.features import get_extractor
+
+# Metric name -> the keys it adds to the result.
+METRICS = {
+    "fid": ("fid",),
+    "kid": ("kid", "kid_std"),
+    "pr": ("precision", "recall"),
+    "is": ("inception_score", "inception_score_std"),
+    "coverage": ("coverage", "max_class_share"),
+    "accuracy": ("label_accuracy",),
+}
+DEFAULT_METRICS = ("fid", "kid", "pr", "coverage")
+_NEEDS_REAL = ("fid", "kid", "pr")
+
+
+def check_metric_names(metrics):
+    """Returns `metrics` as a tuple of known names, or raises naming the unknown ones."""
+    if isinstance(metrics, str):
+        metrics = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise TfgenUsageError(
+            f"unknown metric(s) {', '.join(map(repr, unknown))}; choose from {', '.join(METRICS)}"
+        )
+    if not metrics:
+        raise TfgenUsageError(f"no metrics asked for; choose from {', '.join(METRICS)}")
+    return metrics
+
+
+def _as_images(images, name):
+    """Numpy images from an array, a tensor or a `tf.data.Dataset` of images or (images, labels)."""
+    if images is None:
+        return None
+    if isinstance(images, tf.data.Dataset):
+        batches = [b[0] if isinstance(b, tuple) else b for b in images.as_numpy_iterator()]
+        if not batches:
+            raise TfgenUsageError(f"{name} dataset is empty")
+        # A dataset of single images has no batch axis to concatenate along.
+        return np.concatenate(batches) if batches[0].ndim == 4 else np.stack(batches)
+    return np.asarray(images)
+
+
+def evaluate_features(
+    fake_features,
+    real_features=None,
+    fake_probs=None,
+    metrics=DEFAULT_METRICS,
+    fake_labels=None,
+    k=3,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    is_splits=10,
+    seed=0,
+):
+    """Runs the metrics on already-extracted features (reuse real features across calls).
+
+    Args:
+        fake_features: array `[N, D]` of generated samples.
+        real_features: array `[M, D]` or None; needed by fid, kid and pr.
+        fake_probs: array `[N, C]` of class probabilities or None; needed by is, coverage and
+            accuracy.
+        metrics: sequence of names from `METRICS` (or a comma-separated string).
+        fake_labels: int array `[N]` or None: the classes a conditional generator was asked
+            for; needed by accuracy.
+        k: int. Neighbourhood size of precision/recall. Defaults to 3.
+        kid_subsets: int. KID subsets. Defaults to 100.
+        kid_subset_size: int. KID subset size, capped at the smaller sample count.
+            Defaults to 1000.
+        is_splits: int. Inception Score splits, capped at the sample count. Defaults to 10.
+        seed: int. Seed of the KID subsets.
+
+    Returns:
+        A dict of floats with the keys listed in `METRICS` for each metric asked for.
+    """
+    metrics = check_metric_names(metrics)
+    if real_features is None and any(m in _NEEDS_REAL for m in metrics):
+        raise TfgenUsageError(
+            f"metrics {', '.join(m for m in metrics if m in _NEEDS_REAL)} compare with real "
+            "images; pass real images (or drop those metrics)"
+        )
+    needs_probs = [m for m in metrics if m in ("is", "coverage", "accuracy")]
+    if fake_probs is None and needs_probs:
+        raise TfgenUsageError(
+            f"metrics {', '.join(needs_probs)} need class probabilities; use an extractor "
+            "with a classifier head"
+        )
+    if "accuracy" in metrics and fake_labels is None:
+        raise TfgenUsageError(
+            "metric 'accuracy' needs fake_labels: the class each sample was generated for"
+        )
+    results = {}
+    if "fid" in metrics:
+        results["fid"] = metric_fns.fid(real_features, fake_features)
+    if "kid" in metrics:
+        # KID is unbiased at any subset size; smaller subsets only widen its spread.
+        size = min(kid_subset_size, len(real_features), len(fake_features))
+        results["kid"], results["kid_std"] = metric_fns.kid(
+            real_features, fake_features, kid_subsets, size, seed
+        )
+    if "pr" in metrics:
+        results["precision"], results["recall"] = metric_fns.precision_recall(
+            real_features, fake_features, k
+        )
+    if "is" in metrics:
+        splits = min(is_splits, len(fake_probs))
+        results["inception_score"], results["inception_score_std"] = metric_fns.inception_score(
+            fake_probs, splits
+        )
+    pred_labels = None if fake_probs is None else np.argmax(fake_probs, axis=-1)
+    if "coverage" in metrics:
+        results["coverage"], results["max_class_share"] = metric_fns.class_coverage(
+            pred_labels, np.shape(fake_probs)[-1]
+        )
+    if "accuracy" in metrics:
+        results["label_accuracy"] = metric_fns.label_accuracy(
+            pred_labels, np.asarray(fake_labels).astype(np.int64)
+        )
+    return results
+
+
+def evaluate_samples(
+    fake_images,
+    real_images=None,
+    metrics=DEFAULT_METRICS,
+    extractor=None,
+    dataset=None,
+    fake_labels=None,
+    k=3,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    is_splits=10,
+    seed=0,
+    weights="imagenet",
+):
+    """Scores generated images against real images in one extractor's feature space.
+
+    Args:
+        fake_images: uint8 `[N, H, W, C]` or float in [-1, 1], an array, tensor or
+            `tf.data.Dataset` (of images or `(images, labels)`).
+        real_images: same forms as `fake_images`, or None when only is, coverage or
+            accuracy are asked for.
+        metrics: sequence of names from `METRICS`: `fid`, `kid`, `pr` (precision and recall),
+            `is` (Inception Score), `coverage` (classes present and the largest class share),
+            `accuracy` (predicted vs `fake_labels`). Defaults to fid, kid, pr, coverage.
+        extractor: str, path or FeatureExtractor. Overrides the extractor picked from
+            `dataset` (see `features.get_extractor`).
+        dataset: str or None. The real images' dataset (`mnist`, `fashion_mnist`, another
+            name or folder -> inception); used when `extractor` is None.
+        fake_labels: int array `[N]` or None; needed by accuracy.
+        k: int. Neighbourhood size of precision/recall. Defaults to 3.
+        kid_subsets: int. KID subsets. Defaults to 100.
+        kid_subset_size: int. KID subset size, capped at the smaller sample count.
+        is_splits: int. Inception Score splits. Defaults to 10.
+        seed: int. Seed of the KID subsets.
+        weights: str or None. InceptionV3 weights when the extractor is Inception.
+
+    Returns:
+        A dict of floats (keys per metric in `METRICS`).
+    """
+    metrics = check_metric_names(metrics)
+    if extractor is None and dataset is None:
+        raise TfgenUsageError(
+            "pass extractor= (classifier_mnist, classifier_fashion_mnist, inception) or "
+            "dataset= so the extractor can be picked"
+        )
+    extractor = get_extractor(extractor if extractor is not None else dataset, weights=weights)
+    fake_features, fake_probs = extractor.features_and_probabilities(
+        _as_images(fake_images, "fake_images")
+    )
+    real_features = None
+    if real_images is not None and any(m in _NEEDS_REAL for m in metrics):
+        real_features = extractor.features(_as_images(real_images, "real_images"))
+    return evaluate_features(
+        fake_features,
+        real_features,
+        fake_probs,
+        metrics=metrics,
+        fake_labels=fake_labels,
+        k=k,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        is_splits=is_splits,
+        seed=seed,
+    )
+
+
+def fid_between(images_a, images_b, extractor=None, dataset=None, weights="imagenet"):
+    """FID between two image sets, e.g. a train and a test split (a floor for generators)."""
+    return evaluate_samples(
+        images_a, images_b, ("fid",), extractor=extractor, dataset=dataset, weights=weights
+    )["fid"]
