@@ -3,7 +3,9 @@
 import importlib.util
 import json
 import pathlib
+import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -24,9 +26,13 @@ def test_build_classifier_outputs_and_keras_round_trip(tmp_path, pooling):
     x = np.random.default_rng(0).uniform(-1, 1, size=(5, 32, 32, 3)).astype(np.float32)
     assert model(x).shape == (5, 7)
     assert model.get_layer(classifier.FEATURES_LAYER).output.shape == (None, 128)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, np.arange(5), verbose=0)  # creates the optimizer slots
     path = classifier.save_classifier(model, tmp_path / "c.keras")
     loaded = keras.saving.load_model(path, compile=False)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights:
+        assert "optimizer" not in h5py.File(weights)  # zoo files hold inference weights only
 
 
 def test_build_classifier_rejects_bad_arguments():

@@ -211,9 +211,9 @@ def classifier_accuracy(model, images, labels, batch_size=512):
 
 def save_classifier(model, path):
     """Saves a classifier to a `.keras` file without its optimizer state (inference only)."""
-    # `.keras` files always carry the optimizer of a compiled model; an uncompiled clone
-    # keeps the file to the weights the extractors need.
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    clone.save(path)
+    # `.keras` files carry the optimizer of a compiled model (Adam doubles the size), and
+    # `clone_model` recompiles; a model rebuilt from its config is uncompiled.
+    inference = keras.Model.from_config(model.get_config())
+    inference.set_weights(model.get_weights())
+    inference.save(path)
     return path
