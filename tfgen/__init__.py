@@ -24,6 +24,7 @@ _SUBMODULES = (
 )
 _EXPORTS = {
     "ConditionalGAN": "tfgen.models",
+    "CycleGAN": "tfgen.models",
     "DCGAN": "tfgen.models",
     "GAN": "tfgen.models",
     "Pix2Pix": "tfgen.models",

@@ -60,6 +60,7 @@ def cmd_train(args):
         options=_parse_options(args.option),
         verbose=1 if sys.stdout.isatty() else 2,
         task=args.task,
+        dataset_b=args.dataset_b,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
 
@@ -132,7 +133,15 @@ def cmd_translate(args):
             "translate images; use a pix2pix or cyclegan model (or tfgen sample)"
         )
     images = data_paired.read_images(args.input)
-    outputs = model.translate(images)
+    if getattr(model, "kind", None) == "cyclegan":
+        outputs = model.translate(images, direction=args.direction or "a2b")
+    elif args.direction is not None:
+        raise _UsageError(
+            f"--direction picks a cyclegan's generator; {args.model} is a {model.kind} with one "
+            "direction: drop --direction"
+        )
+    else:
+        outputs = model.translate(images)
     path = io.save_images(outputs, args.out)
     print(f"wrote {path} ({len(outputs)} images)")
 
@@ -200,6 +209,11 @@ def build_parser():
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(
         "--freeze-d",
+    p.add_argument(
+        "--dataset-b",
+        help="cyclegan: domain B (same kinds as --dataset); without it --dataset must hold "
+        "both domains (trainA/ and trainB/ folders, or a TFDS name like cycle_gan/horse2zebra)",
+    )
         type=int,
         default=0,
         metavar="N",
@@ -246,7 +260,7 @@ def build_parser():
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("translate", help="translate images with an image-to-image model")
-    p.add_argument("model", help="zoo name, .keras file or SavedModel folder (pix2pix)")
+    p.add_argument("model", help="zoo name, .keras file or SavedModel folder (pix2pix, cyclegan)")
     p.add_argument(
         "--input", required=True, help="FILE.npy (N x H x W x C), an image file or a folder"
     )
@@ -281,6 +295,11 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tfgen: interrupted", file=sys.stderr)
+    p.add_argument(
+        "--direction",
+        choices=("a2b", "b2a"),
+        help="cyclegan: a2b (domain A -> B, the default) or b2a",
+    )
         return 130
     except Exception as e:  # one line for the user; the traceback with --debug
         from tfgen.errors import TfgenUsageError

@@ -40,13 +40,14 @@ def make_dataset(
     limit=None,
     task=None,
     options=None,
+    dataset_b=None,
 ):
     """The training dataset for a model kind (labelled for conditional models).
 
     Hook: a model class with a `make_dataset(dataset, task=, options=, **load_kwargs)`
     classmethod builds its own dataset (paired images, checked labels, two sources); it gets
     `data.load`'s keyword arguments, the `task` (e.g. pix2pix's `superres`) and the model
-    options.
+    options. `dataset_b` (a second domain) goes only to classes with `two_domains = True`.
     """
     load_kwargs = dict(
         split="train",
@@ -58,6 +59,13 @@ def make_dataset(
         data_dir=data_dir,
         limit=limit,
     )
+    if dataset_b is not None:
+        if not getattr(model_cls, "two_domains", False):
+            raise TfgenUsageError(
+                f"--dataset-b is the second domain of a cyclegan; {model_cls.kind} trains on "
+                "--dataset alone"
+            )
+        load_kwargs["dataset_b"] = dataset_b
     if hasattr(model_cls, "make_dataset"):
         return model_cls.make_dataset(dataset, task=task, options=options or {}, **load_kwargs)
     if task is not None:
@@ -85,6 +93,7 @@ def train(
     samples=64,
     limit=None,
     task=None,
+    dataset_b=None,
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
@@ -96,7 +105,17 @@ def train(
     out = pathlib.Path(out)
     keras.utils.set_random_seed(seed)
     ds = make_dataset(
-        model_cls, dataset, batch_size, seed, image_size, channels, data_dir, limit, task, options
+        model_cls,
+        dataset,
+        batch_size,
+        seed,
+        image_size,
+        channels,
+        data_dir,
+        limit,
+        task,
+        options,
+        dataset_b,
     )
     batches = int(ds.cardinality())
     if batches < 1:
@@ -108,9 +127,13 @@ def train(
     # options win.
     from_data = getattr(model_cls, "options_from_data", None)
     options = {**(from_data(ds, task) if from_data else {}), **(options or {})}
+    compile_options = dict(compile_options or {})
+    if getattr(model_cls, "schedules_over_run", False):
+        # Hook: the learning rate follows the run's length (CycleGAN's linear decay to 0).
+        compile_options.setdefault("total_steps", n_epochs * steps_per_epoch)
     with distribute.get_strategy(strategy).scope():
         model = model_cls(image_shape=image_shape, seed=seed, **options)
-        model.compile(**(compile_options or {}))
+        model.compile(**compile_options)
     out.mkdir(parents=True, exist_ok=True)
     cbs = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
@@ -135,6 +158,7 @@ def train(
     summary = {
         "kind": kind,
         "dataset": str(dataset),
+        **({"dataset_b": str(dataset_b)} if dataset_b is not None else {}),
         "epochs": n_epochs,
         "steps_per_epoch": steps_per_epoch,
         "steps": n_epochs * steps_per_epoch,

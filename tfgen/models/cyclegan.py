@@ -1,0 +1,655 @@
+"""CycleGAN (Zhu et al. 2017, https://arxiv.org/abs/1703.10593): unpaired image-to-image
+translation with two generators, two PatchGAN discriminators and a cycle-consistency loss.
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from tfgen import distribute, io, losses
+from tfgen.errors import TfgenUsageError
+from tfgen.networks.patchgan import build_patchgan
+from tfgen.networks.resnet import build_resnet_generator
+from tfgen.registry import register_model, serializable
+
+DIRECTIONS = ("a2b", "b2a")
+# Salts keep the two pools' random streams apart while both derive from (seed, step).
+SALT_POOL_A = 11
+SALT_POOL_B = 12
+
+
+@serializable
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant learning rate, then a linear decay to 0 at `total_steps` (the paper: 100
+    epochs constant, 100 decaying).
+
+    Args:
+        initial_learning_rate: float. The rate of the constant phase. Defaults to 2e-4.
+        total_steps: int. The run's optimizer steps; the rate reaches 0 there.
+        decay_start: float. Share of `total_steps` held constant, in [0, 1]. Defaults to 0.5.
+    """
+
+    def __init__(self, initial_learning_rate=2e-4, total_steps=1, decay_start=0.5):
+        if int(total_steps) < 1:
+            raise TfgenUsageError(f"total_steps must be >= 1, got {total_steps}")
+        if not 0.0 <= float(decay_start) <= 1.0:
+            raise TfgenUsageError(f"decay_start is a share of the run in [0, 1], got {decay_start}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.total_steps = int(total_steps)
+        self.decay_start = float(decay_start)
+
+    def __call__(self, step):
+        start = self.decay_start * self.total_steps
+        span = max(self.total_steps - start, 1.0)
+        progress = (keras.ops.cast(step, "float32") - start) / span
+        return self.initial_learning_rate * (1.0 - keras.ops.clip(progress, 0.0, 1.0))
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "total_steps": self.total_steps,
+            "decay_start": self.decay_start,
+        }
+
+
+@serializable
+class HistoryPool(layers.Layer):
+    """A buffer of past generated images for the discriminator (Shrivastava et al. 2017).
+
+    Until the pool is full, each image is stored and returned as it is. Once full, each
+    image is, with probability 0.5, swapped for a random stored image (the old one is
+    returned, the new one takes its slot), else returned as it is. Training the discriminator
+    on older fakes too damps the oscillation between the two players.
+
+    The pool lives in non-trainable variables that are synchronized on read: under
+    `tf.distribute` every replica keeps a pool of its own fakes and updates it with its own
+    draws; checkpoints save the first replica's.
+
+    Args:
+        image_shape: tuple. `(H, W, C)` of the pooled images.
+        size: int. Images kept; 0 disables the pool (images pass through). Defaults to 50.
+    """
+
+    def __init__(self, image_shape, size=50, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.size = int(size)
+        if self.size < 0:
+            raise TfgenUsageError(f"pool size must be >= 0 (0 turns the pool off), got {size}")
+        # keras.Variable rather than add_weight: add_weight cannot set synchronization.
+        with keras.name_scope(self.name, caller=self):
+            self.images = keras.Variable(
+                "zeros",
+                shape=(max(self.size, 1), *self.image_shape),
+                dtype="float32",
+                trainable=False,
+                synchronization="on_read",
+                aggregation="only_first_replica",
+                name="images",
+            )
+            self.count = keras.Variable(
+                "zeros",
+                shape=(),
+                dtype="int32",
+                trainable=False,
+                synchronization="on_read",
+                aggregation="only_first_replica",
+                name="count",
+            )
+        self.built = True
+
+    def query(self, images, uniforms):
+        """Returns images for the discriminator and updates the pool.
+
+        Args:
+            images: tensor [B, H, W, C]. The newest generated images.
+            uniforms: tensor [B, 2] of uniform [0, 1) draws: column 0 decides the swap
+                (< 0.5 swaps), column 1 picks the slot.
+        """
+        images = tf.convert_to_tensor(images, tf.float32)
+        if self.size == 0:
+            return images
+        size = self.size
+        uniforms = tf.convert_to_tensor(uniforms, tf.float32)
+        batch = tf.shape(images)[0]
+
+        # One image at a time, so an image stored earlier in the batch can be returned
+        # later in the same batch, exactly as the sequential algorithm does.
+        def body(i, pool, count, returned):
+            image = images[i]
+            full = count >= size
+            swap = uniforms[i, 0] < 0.5
+            random_slot = tf.minimum(tf.cast(uniforms[i, 1] * size, tf.int32), size - 1)
+            slot = tf.where(full, random_slot, count)
+            old = pool[slot]
+            returned = returned.write(i, tf.where(full & swap, old, image))
+            stored = tf.where(tf.logical_not(full) | swap, image, old)
+            pool = tf.tensor_scatter_nd_update(pool, [[slot]], stored[None])
+            return i + 1, pool, tf.minimum(count + 1, size), returned
+
+        _, pool, count, returned = tf.while_loop(
+            lambda i, *_: i < batch,
+            body,
+            (
+                tf.constant(0),
+                tf.convert_to_tensor(self.images.value),
+                tf.convert_to_tensor(self.count.value),
+                tf.TensorArray(tf.float32, size=batch, element_shape=images.shape[1:]),
+            ),
+        )
+        self.images.assign(pool)
+        self.count.assign(count)
+        return returned.stack()
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": self.image_shape, "size": self.size}
+
+
+def default_optimizer(learning_rate=2e-4, total_steps=None, decay_start=0.5):
+    """Adam(2e-4, beta_1=0.5) as in the paper; linear decay when the run's length is known."""
+    if total_steps:
+        learning_rate = LinearDecay(learning_rate, total_steps, decay_start)
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
+
+
+def _as_images(x, name):
+    """Numpy/tensor images -> float32 [-1, 1]; uint8 is scaled from [0, 255]."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 127.5 - 1.0
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TfgenUsageError(f"{name} must be uint8 or float images, got dtype {x.dtype}")
+    return x.astype(np.float32)
+
+
+@register_model("cyclegan")
+class CycleGAN(keras.Model):
+    """CycleGAN: generators G: A -> B and F: B -> A, discriminators D_A and D_B.
+
+    Generators minimise `adversarial_weight * adv + cycle_weight * (|F(G(a)) - a| +
+    |G(F(b)) - b|) + identity_weight * (|G(b) - b| + |F(a) - a|)`; discriminators are trained
+    on real images and on fakes drawn from a 50-image history pool per direction. One
+    `train_step` computes both players' gradients in one pass: the generators' against the
+    current discriminators, the discriminators' on the detached fakes of that pass, which is
+    what the reference implementation's "update G, then D on the same fakes" computes.
+
+    Train on batches `(images_a, images_b)` (`tfgen.data_unpaired.load_unpaired`). The
+    identity term keeps colours when the true mapping leaves most of an image alone
+    (photo -> painting); turn it off (`identity_weight=0`) where the mapping changes every
+    pixel, such as colour inversion, where it would pull G towards the identity.
+
+    Args:
+        image_shape: tuple. `(H, W, C)` of domain A. Defaults to (28, 28, 1).
+        image_shape_b: tuple or None. `(H, W, C)` of domain B (same H, W); None = A's.
+        g_width: int. Generator width (channels of its first conv). Defaults to 64.
+        d_width: int. Discriminator width. Defaults to 64.
+        n_residual_blocks: int or None. None: 9 for 256 px, 6 for 64-128 px, 3 below.
+        n_downsamples: int. Generator down-samplings. Defaults to 2.
+        d_downsamples: int or None. PatchGAN stride-2 convs; None: 3 for >= 128 px, else 2.
+        cycle_weight: float. lambda of the cycle loss. Defaults to 10.
+        identity_weight: float or None. Weight of the identity loss; None = 0.5 *
+            cycle_weight (the paper's 0.5 lambda); 0 turns it off (and skips its passes).
+        adversarial_weight: float. Weight of each generator's adversarial term. Defaults to
+            2.0: `tfgen.losses.least_squares_generator_loss` is 0.5 (D(G(x)) - 1)^2, and the
+            paper minimises (D(G(x)) - 1)^2 beside 10 x the cycle loss.
+        pool_size: int. History pool size per direction; 0 turns the pools off. Defaults to 50.
+        generator_a2b, generator_b2a, discriminator_a, discriminator_b: keras.Model. Custom
+            networks that replace the built ones.
+        seed: int. Seeds the pools' draws; replicas draw differently.
+    """
+
+    default_loss = "least_squares"
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        image_shape_b=None,
+        g_width=64,
+        d_width=64,
+        n_residual_blocks=None,
+        n_downsamples=2,
+        d_downsamples=None,
+        cycle_weight=10.0,
+        identity_weight=None,
+        adversarial_weight=2.0,
+        pool_size=50,
+        generator_a2b=None,
+        generator_b2a=None,
+        discriminator_a=None,
+        discriminator_b=None,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        shape_a = tuple(int(d) for d in image_shape)
+        shape_b = shape_a if image_shape_b is None else tuple(int(d) for d in image_shape_b)
+        if len(shape_a) != 3 or len(shape_b) != 3 or shape_a[:2] != shape_b[:2]:
+            raise TfgenUsageError(
+                f"domains must be (H, W, C) images of one size, got {shape_a} and {shape_b}; "
+                "load both with the same image_size"
+            )
+        gen_options = dict(
+            width=g_width, n_residual_blocks=n_residual_blocks, n_downsamples=n_downsamples
+        )
+        self.generator_a2b = generator_a2b or build_resnet_generator(
+            shape_a, shape_b[-1], name="generator_a2b", **gen_options
+        )
+        self.generator_b2a = generator_b2a or build_resnet_generator(
+            shape_b, shape_a[-1], name="generator_b2a", **gen_options
+        )
+        self.discriminator_a = discriminator_a or build_patchgan(
+            shape_a, d_width, d_downsamples, name="discriminator_a"
+        )
+        self.discriminator_b = discriminator_b or build_patchgan(
+            shape_b, d_width, d_downsamples, name="discriminator_b"
+        )
+        self.image_shape = tuple(int(d) for d in self.generator_a2b.inputs[0].shape[1:])
+        self.image_shape_b = tuple(int(d) for d in self.generator_b2a.inputs[0].shape[1:])
+        self.g_width = g_width
+        self.d_width = d_width
+        self.n_residual_blocks = n_residual_blocks
+        self.n_downsamples = n_downsamples
+        self.d_downsamples = d_downsamples
+        self.cycle_weight = float(cycle_weight)
+        self.identity_weight = (
+            0.5 * self.cycle_weight if identity_weight is None else float(identity_weight)
+        )
+        self.adversarial_weight = float(adversarial_weight)
+        self.pool_size = int(pool_size)
+        self.seed = int(seed)
+        # Pool A holds fakes of domain A (from G_b2a) for D_A; pool B those of B for D_B.
+        self.pool_a = HistoryPool(self.image_shape, self.pool_size, name="pool_a")
+        self.pool_b = HistoryPool(self.image_shape_b, self.pool_size, name="pool_b")
+        self.loss_name = None
+        self.trackers = {}
+        # Create every tracker now: a metric variable first created inside the traced
+        # train_step breaks tf.function's variable lifting under MirroredStrategy.
+        for name in self.metric_names:
+            self.tracker(name)
+        self.built = True  # the sub-networks are built; there is no `call` to trace
+
+    @property
+    def metric_names(self):
+        """The losses logged per direction (identity only when its weight is not 0)."""
+        parts = ("adversarial", "cycle", "identity", "discriminator")
+        if self.identity_weight == 0:
+            parts = ("adversarial", "cycle", "discriminator")
+        return ["g_loss"] + [f"{d}_{part}" for d in DIRECTIONS for part in parts]
+
+    # ----------------------------------------------------------------- compile
+    @property
+    def optimizers(self):
+        """The four optimizers, keyed by the network each one updates."""
+        return {
+            "generator_a2b": self.g_a2b_optimizer,
+            "generator_b2a": self.g_b2a_optimizer,
+            "discriminator_a": self.d_a_optimizer,
+            "discriminator_b": self.d_b_optimizer,
+        }
+
+    def compile(
+        self,
+        g_a2b_optimizer=None,
+        g_b2a_optimizer=None,
+        d_a_optimizer=None,
+        d_b_optimizer=None,
+        loss=None,
+        learning_rate=2e-4,
+        total_steps=None,
+        decay_start=0.5,
+        steps_per_execution=1,
+        jit_compile="auto",
+        run_eagerly=False,
+        **kwargs,
+    ):
+        """Configures the model for training.
+
+        Args:
+            g_a2b_optimizer, g_b2a_optimizer, d_a_optimizer, d_b_optimizer: keras optimizers,
+                one per network. Each defaults to Adam(learning_rate, beta_1=0.5), with the
+                `LinearDecay` schedule when `total_steps` is given.
+            loss: str. One of `tfgen.losses.LOSSES`. Defaults to "least_squares" (the paper).
+            learning_rate: float. Initial rate of the default optimizers. Defaults to 2e-4.
+            total_steps: int or None. The run's length, over which the default optimizers'
+                rate decays to 0 (`tfgen train` passes it); None keeps it constant.
+            decay_start: float. Share of the run at the constant rate. Defaults to 0.5.
+            steps_per_execution: int. Training steps run per call into the graph.
+            jit_compile: bool or "auto". "auto" uses XLA where it helps
+                (`tfgen.distribute.xla_supported`).
+        """
+        if jit_compile == "auto":
+            jit_compile = distribute.xla_supported()
+        super().compile(
+            optimizer=None,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+            **kwargs,
+        )
+
+        def make():
+            return default_optimizer(learning_rate, total_steps, decay_start)
+
+        self.g_a2b_optimizer = g_a2b_optimizer or make()
+        self.g_b2a_optimizer = g_b2a_optimizer or make()
+        self.d_a_optimizer = d_a_optimizer or make()
+        self.d_b_optimizer = d_b_optimizer or make()
+        if len({id(o) for o in self.optimizers.values()}) < 4:
+            raise TfgenUsageError(
+                "CycleGAN needs four distinct optimizer objects (one per network); "
+                "pass a new optimizer for each argument"
+            )
+        self.loss_name = loss or self.default_loss
+        self.generator_loss, self.discriminator_loss = losses.get(self.loss_name)
+        # Build the slots now (inside the strategy scope when there is one), as GAN does.
+        for name, optimizer in self.optimizers.items():
+            optimizer.build(getattr(self, name).trainable_variables)
+        self._compile_args = dict(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+
+    def get_compile_config(self):
+        if self.loss_name is None:
+            return None
+        return {
+            "g_a2b_optimizer": keras.optimizers.serialize(self.g_a2b_optimizer),
+            "g_b2a_optimizer": keras.optimizers.serialize(self.g_b2a_optimizer),
+            "d_a_optimizer": keras.optimizers.serialize(self.d_a_optimizer),
+            "d_b_optimizer": keras.optimizers.serialize(self.d_b_optimizer),
+            "loss": self.loss_name,
+            **getattr(self, "_compile_args", {}),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("g_a2b_optimizer", "g_b2a_optimizer", "d_a_optimizer", "d_b_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    # ----------------------------------------------------------------- metrics
+    def tracker(self, name):
+        """A `keras.metrics.Mean` logged as `name`, created on first use."""
+        if name not in self.trackers:
+            self.trackers[name] = keras.metrics.Mean(name=name)
+        return self.trackers[name]
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def update_trackers(self, values):
+        for name, value in values.items():
+            self.tracker(name).update_state(value)
+        return {name: self.tracker(name).result() for name in values}
+
+    # ----------------------------------------------------------------- checks
+    def _domains(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
+            raise TfgenUsageError(
+                "CycleGAN trains on batches (images_a, images_b); build the dataset with "
+                "tfgen.data_unpaired.load_unpaired(source_a, source_b)"
+            )
+        real_a, real_b = data[0], data[1]
+        self.check_images(real_a, "a")
+        self.check_images(real_b, "b")
+        return tf.cast(real_a, tf.float32), tf.cast(real_b, tf.float32)
+
+    def check_images(self, images, domain="a"):
+        expected = self.image_shape if domain == "a" else self.image_shape_b
+        shape = tuple(images.shape[1:])
+        if len(shape) != 3 or (None not in shape and shape != expected):
+            raise TfgenUsageError(
+                f"expected domain {domain.upper()} images of shape {expected}, got {shape}; "
+                f"load the data with image_size={expected[0]}, channels={expected[2]} or build "
+                f"the model for these images"
+            )
+
+    # ----------------------------------------------------------------- losses
+    def _generator_losses(self, real_a, real_b, training):
+        """Per-example generator losses, and the fakes `(fake_a, fake_b)` they came from."""
+        g_a2b, g_b2a = self.generator_a2b, self.generator_b2a
+        fake_b = g_a2b(real_a, training=training)
+        fake_a = g_b2a(real_b, training=training)
+        per_example = {
+            "a2b_adversarial": self.generator_loss(self.discriminator_b(fake_b, training=training)),
+            "b2a_adversarial": self.generator_loss(self.discriminator_a(fake_a, training=training)),
+            "a2b_cycle": losses.cycle_consistency_loss(real_a, g_b2a(fake_b, training=training)),
+            "b2a_cycle": losses.cycle_consistency_loss(real_b, g_a2b(fake_a, training=training)),
+        }
+        total = self.adversarial_weight * (
+            per_example["a2b_adversarial"] + per_example["b2a_adversarial"]
+        ) + self.cycle_weight * (per_example["a2b_cycle"] + per_example["b2a_cycle"])
+        if self.identity_weight > 0:
+            # Identity: each generator should leave images of its target domain alone.
+            per_example["a2b_identity"] = losses.cycle_consistency_loss(
+                real_b, g_a2b(real_b, training=training)
+            )
+            per_example["b2a_identity"] = losses.cycle_consistency_loss(
+                real_a, g_b2a(real_a, training=training)
+            )
+            total += self.identity_weight * (
+                per_example["a2b_identity"] + per_example["b2a_identity"]
+            )
+        per_example["g_loss"] = total
+        return per_example, fake_a, fake_b
+
+    def _discriminator_losses(self, real_a, real_b, fake_a, fake_b, training):
+        """Per-example losses of D_B (judging A -> B) and D_A (judging B -> A)."""
+        d_a, d_b = self.discriminator_a, self.discriminator_b
+        fake_a, fake_b = tf.stop_gradient(fake_a), tf.stop_gradient(fake_b)
+        return {
+            "a2b_discriminator": self.discriminator_loss(
+                d_b(real_b, training=training), d_b(fake_b, training=training)
+            ),
+            "b2a_discriminator": self.discriminator_loss(
+                d_a(real_a, training=training), d_a(fake_a, training=training)
+            ),
+        }
+
+    def train_step(self, data):
+        real_a, real_b = self._domains(data)
+        step = self.g_a2b_optimizer.iterations
+        with tf.GradientTape(persistent=True) as tape:
+            per_example, fake_a, fake_b = self._generator_losses(real_a, real_b, training=True)
+            # D sees a mix of this step's fakes and older ones from the history pools.
+            draws_a = distribute.replica_uniform(
+                tf.shape(fake_a)[0], [2], self.seed, step, salt=SALT_POOL_A
+            )
+            draws_b = distribute.replica_uniform(
+                tf.shape(fake_b)[0], [2], self.seed, step, salt=SALT_POOL_B
+            )
+            pooled_a = self.pool_a.query(tf.stop_gradient(fake_a), draws_a)
+            pooled_b = self.pool_b.query(tf.stop_gradient(fake_b), draws_b)
+            per_example.update(
+                self._discriminator_losses(real_a, real_b, pooled_a, pooled_b, training=True)
+            )
+            g_loss = distribute.global_mean(per_example["g_loss"])
+            d_a_loss = distribute.global_mean(per_example["b2a_discriminator"])
+            d_b_loss = distribute.global_mean(per_example["a2b_discriminator"])
+            d_loss = d_a_loss + d_b_loss
+        # One backward pass per player: g_loss for both generators at once, and the sum of
+        # the D losses (D_A's loss does not depend on D_B's weights, and vice versa).
+        for names, loss in (
+            (("generator_a2b", "generator_b2a"), g_loss),
+            (("discriminator_a", "discriminator_b"), d_loss),
+        ):
+            groups = [getattr(self, name).trainable_variables for name in names]
+            grads = tape.gradient(loss, groups[0] + groups[1])
+            for name, variables, part in zip(
+                names, groups, (grads[: len(groups[0])], grads[len(groups[0]) :])
+            ):
+                self.optimizers[name].apply_gradients(zip(part, variables))
+        del tape
+        return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
+
+    def test_step(self, data):
+        real_a, real_b = self._domains(data)
+        per_example, fake_a, fake_b = self._generator_losses(real_a, real_b, training=False)
+        per_example.update(
+            self._discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
+        )
+        return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
+
+    # ----------------------------------------------------------------- inference
+    def generator_for(self, direction):
+        """The generator of `direction` ("a2b" or "b2a")."""
+        if direction not in DIRECTIONS:
+            raise TfgenUsageError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
+        return self.generator_a2b if direction == "a2b" else self.generator_b2a
+
+    def translate(self, x, direction="a2b", batch_size=256):
+        """Translates images to the other domain.
+
+        Args:
+            x: array [N, H, W, C]. float32 in [-1, 1], or uint8 in [0, 255]; [N, H, W] for
+                one channel.
+            direction: str. "a2b" (G: A -> B) or "b2a" (F: B -> A).
+            batch_size: int. Images per forward pass.
+
+        Returns:
+            float32 numpy array [N, H, W, C_out] in [-1, 1].
+        """
+        generator = self.generator_for(direction)
+        x = _as_images(x, "images")
+        expected = tuple(int(d) for d in generator.inputs[0].shape[1:])
+        if x.ndim == 3 and expected[-1] == 1:
+            x = x[..., None]
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            domain = direction[0].upper()
+            raise TfgenUsageError(
+                f"{direction} translates domain {domain} images of shape {expected}, got an "
+                f"array of shape {x.shape}; pass an [N, {', '.join(map(str, expected))}] array"
+            )
+        outputs = [
+            generator(x[i : i + batch_size], training=False).numpy()
+            for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(outputs) if outputs else np.zeros((0, *expected), np.float32)
+
+    # ----------------------------------------------------------------- training job hooks
+    two_domains = True  # `tfgen train` passes --dataset-b to make_dataset
+    schedules_over_run = True  # `tfgen train` passes the run's total_steps to compile
+
+    @classmethod
+    def make_dataset(
+        cls,
+        dataset,
+        task=None,
+        options=None,
+        dataset_b=None,
+        split="train",
+        image_size=None,
+        channels=None,
+        batch_size=1,
+        shuffle=True,
+        seed=0,
+        data_dir=None,
+        limit=None,
+    ):
+        """The training job's dataset: `(images_a, images_b)` batches of two domains."""
+        from tfgen.data_unpaired import load_unpaired
+
+        if task is not None:
+            raise TfgenUsageError(
+                f"--task {task} derives paired data for pix2pix; a cyclegan learns from two "
+                "unpaired domains: pass --dataset A --dataset-b B instead"
+            )
+        return load_unpaired(
+            dataset,
+            dataset_b,
+            split=split,
+            image_size=image_size,
+            channels=channels,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            data_dir=data_dir,
+            limit=limit,
+        )
+
+    @staticmethod
+    def options_from_data(dataset, task=None):
+        """Domain B's image shape, which may differ from A's in channels."""
+        return {"image_shape_b": tuple(int(d) for d in dataset.element_spec[1].shape[1:])}
+
+    def sample_callback(self, dataset, out_dir, n=8, log_dir=None):
+        """The training job's per-epoch picture: a `TranslationGrid` on one fixed batch
+        (at most 16 columns)."""
+        images_a, images_b = next(iter(dataset.take(1)))
+        n = min(int(n), 16)
+        return TranslationGrid(out_dir, images_a[:n], images_b[:n], log_dir=log_dir)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        return {
+            "image_shape": self.image_shape,
+            "image_shape_b": self.image_shape_b,
+            "g_width": self.g_width,
+            "d_width": self.d_width,
+            "n_residual_blocks": self.n_residual_blocks,
+            "n_downsamples": self.n_downsamples,
+            "d_downsamples": self.d_downsamples,
+            "cycle_weight": self.cycle_weight,
+            "identity_weight": self.identity_weight,
+            "adversarial_weight": self.adversarial_weight,
+            "pool_size": self.pool_size,
+            "generator_a2b": keras.layers.serialize(self.generator_a2b),
+            "generator_b2a": keras.layers.serialize(self.generator_b2a),
+            "discriminator_a": keras.layers.serialize(self.discriminator_a),
+            "discriminator_b": keras.layers.serialize(self.discriminator_b),
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator_a2b", "generator_b2a", "discriminator_a", "discriminator_b"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.layers.deserialize(config[key])
+        return cls(**config)
+
+
+class TranslationGrid(keras.callbacks.Callback):
+    """Saves `epoch_XXX.png` after every epoch: rows a, G(a), F(G(a)), b, F(b), G(F(b)).
+
+    Args:
+        out_dir: str. Folder for the PNGs.
+        images_a, images_b: arrays [n, H, W, C] in [-1, 1]. The fixed inputs.
+        log_dir: str or None. Also writes the grid as a TensorBoard image summary.
+    """
+
+    def __init__(self, out_dir, images_a, images_b, log_dir=None):
+        super().__init__()
+        self.out_dir = pathlib.Path(out_dir)
+        self.images_a = np.asarray(images_a, np.float32)
+        self.images_b = np.asarray(images_b, np.float32)
+        self.log_dir = log_dir
+        self._writer = None
+
+    def grid(self):
+        model = self.model
+        fake_b = model.translate(self.images_a, "a2b")
+        fake_a = model.translate(self.images_b, "b2a")
+        rows = [
+            self.images_a,
+            fake_b,
+            model.translate(fake_b, "b2a"),
+            self.images_b,
+            fake_a,
+            model.translate(fake_a, "a2b"),
+        ]
+        channels = max(r.shape[-1] for r in rows)
+        rows = [np.repeat(r, channels, axis=-1) if r.shape[-1] != channels else r for r in rows]
+        return io.image_grid(io.to_uint8(np.concatenate(rows)), columns=len(self.images_a))
+
+    def on_epoch_end(self, epoch, logs=None):
+        grid = self.grid()
+        io.save_png(grid, self.out_dir / f"epoch_{epoch + 1:03d}.png")
+        if self.log_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(self.log_dir))
+            with self._writer.as_default():
+                tf.summary.image("translations", grid[None], step=epoch + 1)
+            self._writer.flush()
