@@ -179,6 +179,11 @@ def build_parser():
     p = sub.add_parser("train", help="train a model kind on a dataset")
     p.add_argument("kind", help="model kind: dcgan, wgan_gp, cgan, pix2pix, vae, cyclegan")
     p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    p.add_argument(
+        "--dataset-b",
+        help="cyclegan: domain B (same kinds as --dataset); without it --dataset must hold "
+        "both domains (trainA/ and trainB/ folders, or a TFDS name like cycle_gan/horse2zebra)",
+    )
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
@@ -209,11 +214,6 @@ def build_parser():
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(
         "--freeze-d",
-    p.add_argument(
-        "--dataset-b",
-        help="cyclegan: domain B (same kinds as --dataset); without it --dataset must hold "
-        "both domains (trainA/ and trainB/ folders, or a TFDS name like cycle_gan/horse2zebra)",
-    )
         type=int,
         default=0,
         metavar="N",
@@ -265,6 +265,11 @@ def build_parser():
         "--input", required=True, help="FILE.npy (N x H x W x C), an image file or a folder"
     )
     p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C)")
+    p.add_argument(
+        "--direction",
+        choices=("a2b", "b2a"),
+        help="cyclegan: a2b (domain A -> B, the default) or b2a",
+    )
     p.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
     p.set_defaults(func=cmd_translate)
 
@@ -295,11 +300,6 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tfgen: interrupted", file=sys.stderr)
-    p.add_argument(
-        "--direction",
-        choices=("a2b", "b2a"),
-        help="cyclegan: a2b (domain A -> B, the default) or b2a",
-    )
         return 130
     except Exception as e:  # one line for the user; the traceback with --debug
         from tfgen.errors import TfgenUsageError
