@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from tfgen.data import data_dir as env_data_dir  # noqa: E402
 from tfgen.data import load_idx  # noqa: E402
 from tfgen.evaluation.classifier import (  # noqa: E402
     FEATURES_LAYER,
@@ -75,8 +76,7 @@ Inception-based FIDs in papers.
 
 
 def default_data_dir():
-    value = os.environ.get("TFGEN_DATA_DIR")
-    return pathlib.Path(value) if value else REPO.parent / "shared" / "data"
+    return env_data_dir() or REPO.parent / "shared" / "data"
 
 
 def train_one(dataset, data_dir, seed, epochs=None, limit=None, command=None):
