@@ -392,3 +392,42 @@ def test_pools_are_per_replica_under_mirrored_strategy():
     assert result.returncode == 0, result.stderr[-3000:]
     # 3 steps of a global batch of 4: each replica stored its own 2 fakes per step.
     assert "COUNTS [6, 6] SAME False" in result.stdout, result.stdout
+
+
+# ----------------------------------------------------------------- training job and CLI
+def test_dataset_b_is_refused_for_one_domain_models():
+    from tfgen import training
+    from tfgen.models.dcgan import DCGAN
+
+    with pytest.raises(TfgenUsageError, match="--dataset-b"):
+        training.make_dataset(DCGAN, "mnist", 8, 0, dataset_b="other")
+    with pytest.raises(TfgenUsageError, match="--dataset-b"):
+        CycleGAN.make_dataset("a.npz", task="superres")
+
+
+@pytest.mark.large
+def test_cli_train_then_translate(tmp_path):
+    from tfgen import cli
+
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
+    np.savez(tmp_path / "a.npz", x=digits[:4])
+    np.savez(tmp_path / "b.npz", x=255 - digits[4:])
+    run = tmp_path / "run"
+    options = ["g_width=2", "d_width=2", "n_residual_blocks=0", "n_downsamples=1"]
+    argv = ["train", "cyclegan", "--dataset", str(tmp_path / "a.npz")]
+    argv += ["--dataset-b", str(tmp_path / "b.npz"), "--steps", "2", "--batch-size", "2"]
+    argv += [arg for option in options for arg in ("--option", option)]
+    assert cli.main([*argv, "--out", str(run)]) == 0
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["steps"] == 2 and summary["dataset_b"].endswith("b.npz")
+    assert (run / "samples" / "epoch_001.png").exists()
+    model = keras.saving.load_model(run / "model.keras")
+    # The rate decays over the run the job planned: 2 steps, constant for the first.
+    assert model.g_b2a_optimizer._learning_rate.total_steps == 2
+    np.save(tmp_path / "in.npy", digits[4:])
+    out = tmp_path / "out.npy"
+    argv = ["translate", str(run / "model.keras"), "--direction", "b2a"]
+    assert cli.main([*argv, "--input", str(tmp_path / "in.npy"), "--out", str(out)]) == 0
+    expected = np.clip(np.round((model.translate(digits[4:], "b2a") + 1) * 127.5), 0, 255)
+    np.testing.assert_array_equal(np.load(out), expected.astype(np.uint8))
