@@ -431,3 +431,29 @@ def test_cli_train_then_translate(tmp_path):
     assert cli.main([*argv, "--input", str(tmp_path / "in.npy"), "--out", str(out)]) == 0
     expected = np.clip(np.round((model.translate(digits[4:], "b2a") + 1) * 127.5), 0, 255)
     np.testing.assert_array_equal(np.load(out), expected.astype(np.uint8))
+
+
+# ----------------------------------------------------------------- the zoo entry
+ZOO_ENTRY = REPO / "savedmodels" / "cyclegan_mnist_inverted" / "cyclegan_mnist_inverted.keras"
+ZOO_CLASSIFIER = REPO / "savedmodels" / "classifier_mnist" / "classifier.keras"
+
+
+def test_zoo_model_inverts_held_out_digits(mnist_test_arrays):
+    if not ZOO_ENTRY.exists():
+        pytest.skip("zoo entry cyclegan_mnist_inverted not published")
+    from tfgen.evaluation.classifier import classifier_accuracy
+    from tfgen.io import to_uint8
+
+    model = keras.saving.load_model(ZOO_ENTRY, compile=False)
+    digits, labels = mnist_test_arrays[0][:400], mnist_test_arrays[1][:400]
+    x = digits / 255.0
+    fake_b = model.translate(digits, "a2b")
+    fake_a = model.translate(255 - digits, "b2a")
+    assert np.mean(np.abs((fake_b + 1) / 2 - (1 - x))) < 0.05
+    assert np.mean(np.abs((fake_a + 1) / 2 - x)) < 0.05
+    assert np.mean(np.abs((model.translate(fake_b, "b2a") + 1) / 2 - x)) < 0.03
+    assert np.mean(np.abs((model.translate(fake_a, "a2b") + 1) / 2 - (1 - x))) < 0.03
+    if ZOO_CLASSIFIER.exists():
+        classifier = keras.saving.load_model(ZOO_CLASSIFIER, compile=False)
+        assert classifier_accuracy(classifier, 255 - to_uint8(fake_b), labels) >= 0.97
+        assert classifier_accuracy(classifier, to_uint8(fake_a), labels) >= 0.97
