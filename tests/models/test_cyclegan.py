@@ -379,6 +379,7 @@ print("COUNTS", counts, "SAME", bool(np.array_equal(pools[0], pools[1])))
 """
 
 
+@pytest.mark.large  # a fresh TensorFlow process with two logical CPUs
 def test_pools_are_per_replica_under_mirrored_strategy():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
