@@ -30,6 +30,8 @@ class DCGAN(GAN):
         seed: int. Seeds the training noise.
     """
 
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+
     def __init__(
         self,
         image_shape=(28, 28, 1),

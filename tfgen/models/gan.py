@@ -35,6 +35,9 @@ class GAN(keras.Model):
     default_g_optimizer = staticmethod(default_adam)
     default_d_optimizer = staticmethod(default_adam)
     default_loss = "non_saturating"
+    # Logged metrics; their trackers are made in `compile`, inside the strategy scope, because
+    # variables created lazily inside a replica's train_step break MirroredStrategy.
+    metric_names = ()
 
     def __init__(self, generator, discriminator, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -88,6 +91,8 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self._compile_args = dict(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        for name in self.metric_names:
+            self.tracker(name)
 
     def get_compile_config(self):
         if self.loss_name is None:

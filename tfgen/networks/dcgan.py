@@ -31,6 +31,12 @@ def _num_upsamples(size):
     return {7: 2, 4: 3 if size == 32 else 4}[_START_SIZE[size]]
 
 
+def _batch_norm(name):
+    # Statistics over the global batch, not each replica's share: training under
+    # MirroredStrategy then matches one device with the same global batch.
+    return layers.BatchNormalization(synchronized=True, name=name)
+
+
 def build_generator(image_shape=(28, 28, 1), latent_dim=64, width=64, name="generator"):
     """DCGAN generator: z -> Dense -> [upsample, conv, BN, ReLU] x n -> conv -> tanh.
 
@@ -46,14 +52,14 @@ def build_generator(image_shape=(28, 28, 1), latent_dim=64, width=64, name="gene
     filters = width * 2 ** (n_up - 1)
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(z)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = _batch_norm("project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
     for i in range(n_up):
         filters = max(width * 2 ** (n_up - 1 - i), 8)
         x = layers.UpSampling2D(name=f"block{i}_up")(x)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = _batch_norm(f"block{i}_bn")(x)
         x = layers.ReLU(name=f"block{i}_relu")(x)
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
@@ -62,7 +68,7 @@ def build_generator(image_shape=(28, 28, 1), latent_dim=64, width=64, name="gene
 
 def _normalization(kind, name):
     if kind == "batch":
-        return layers.BatchNormalization(name=name)
+        return _batch_norm(name)
     if kind == "layer":
         return layers.LayerNormalization(name=name)
     if kind in (None, "none"):
