@@ -30,6 +30,7 @@ _EXPORTS = {
     "Pix2Pix": "tfgen.models",
     "TfgenError": "tfgen.errors",
     "TfgenUsageError": "tfgen.errors",
+    "VAE": "tfgen.models",
     "WGANGP": "tfgen.models",
     "load_model": "tfgen.saving",
 }
