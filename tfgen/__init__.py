@@ -19,8 +19,10 @@ _SUBMODULES = (
     "networks",
     "registry",
     "saving",
+    "tflite",
     "training",
     "transfer",
+    "zoo",
 )
 _EXPORTS = {
     "ConditionalGAN": "tfgen.models",
