@@ -596,14 +596,14 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
         for frozen in self.schedule:
             for i, (name, paths) in enumerate(frozen):
                 set_trainable(self.model, paths, i < target, recompile_model=False)
-                if i < target:
+                if self.released <= i < target:
                     names.append(name)
         recompile(self.model)
         self.released = target
         if self.learning_rates is not None:
             self.learning_rates.refresh()
         if self.verbose:
-            print(f"epoch {epoch + 1}: trainable again: {', '.join(names) or 'nothing'}")
+            print(f"epoch {epoch + 1}: unfroze {', '.join(names) or 'nothing new'}")
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.learning_rates is not None:
