@@ -201,3 +201,49 @@ def test_config_and_keras_round_trips_give_identical_outputs(tmp_path):
     assert loaded.loss_name == "wasserstein"
     assert int(loaded.d_optimizer.iterations) == 2
     np.testing.assert_array_equal(loaded.generate(z=z), expected)
+
+
+MIRRORED_SCRIPT = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfgen.models import ConditionalGAN, Pix2Pix, WGANGP
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x = np.random.default_rng(0).uniform(-1, 1, (20, 28, 28, 1)).astype(np.float32)
+y = (np.arange(20) % 10).astype(np.int32)
+with strategy.scope():
+    models = {
+        "wgan_gp": WGANGP(latent_dim=8, g_width=8, d_width=8, n_critic=5),
+        "cgan": ConditionalGAN(latent_dim=8, g_width=8, d_width=8, embedding_dim=4),
+        "pix2pix": Pix2Pix(g_width=4, d_width=4),
+    }
+    for model in models.values():
+        model.compile()
+data = {"wgan_gp": x, "cgan": (x, y), "pix2pix": (x, -x)}
+for kind, model in models.items():
+    logs = model.fit(tf.data.Dataset.from_tensor_slices(data[kind]).batch(20), verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in logs.values()), (kind, logs)
+    print(kind, int(model.d_optimizer.iterations.numpy()), int(model.g_optimizer.iterations.numpy()))
+"""
+
+
+@pytest.mark.large
+def test_models_train_under_mirrored_strategy():
+    # Two logical CPU devices need a fresh process (devices are fixed once TF starts). One
+    # process for WGAN-GP, cGAN and pix2pix: their metrics must exist before the replica
+    # function runs, and the per-replica noise and global-batch losses must trace there.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [
+        line
+        for line in result.stdout.splitlines()
+        if line.split(" ")[0] in {"wgan_gp", "cgan", "pix2pix"}
+    ]
+    assert lines == ["wgan_gp 5 1", "cgan 1 1", "pix2pix 1 1"]

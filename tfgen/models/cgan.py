@@ -14,6 +14,7 @@ from tfgen.registry import register_model
 
 SALT_TRAIN = 1
 SALT_TEST = 3
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 def as_labels(labels, num_classes, n=None):
@@ -145,6 +146,10 @@ class ConditionalGAN(GAN):
         self.embedding_dim = embedding_dim
         self.conditioning = conditioning
         self.d_normalization = d_normalization
+        # Created here, in the strategy scope: a metric first created inside the replica
+        # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
+        for name in METRICS:
+            self.tracker(name)
 
     # ----------------------------------------------------------------- data
     @classmethod

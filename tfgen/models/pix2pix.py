@@ -13,6 +13,8 @@ from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.unet import build_unet
 from tfgen.registry import register_model
 
+METRICS = ("d_loss", "g_loss", "g_adversarial", "l1", "psnr")
+
 
 def l1_per_example(targets, outputs):
     """Mean absolute error per example [B]."""
@@ -113,6 +115,10 @@ class Pix2Pix(GAN):
         self.dropout = dropout
         self.task = task
         self.task_options = task_options
+        # Created here, in the strategy scope: a metric first created inside the replica
+        # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
+        for name in METRICS:
+            self.tracker(name)
 
     # ----------------------------------------------------------------- data hooks
     @classmethod

@@ -18,6 +18,7 @@ SALT_INTERPOLATION = 20  # + critic iteration
 SALT_GENERATOR_NOISE = 30
 SALT_TEST = 40
 CRITIC_NORMALIZATIONS = ("layer", "none")
+METRICS = ("critic_loss", "g_loss", "wasserstein", "gradient_penalty")
 
 
 def wgan_adam():
@@ -101,6 +102,10 @@ class WGANGP(GAN):
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
         self.critic_normalization = critic_normalization
+        # Created here, in the strategy scope: a metric first created inside the replica
+        # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
+        for name in METRICS:
+            self.tracker(name)
 
     @property
     def critic(self):
