@@ -240,6 +240,11 @@ def load(
                 f"under {split}/); pass --task inpaint, superres or colorize to derive pairs "
                 "from one dataset"
             )
+        if channels is not None:
+            raise TfgenUsageError(
+                "--channels applies to pairs derived by --task; a paired folder keeps the "
+                "channels of its input and target images (convert the files instead)"
+            )
         x, y, _ = load_paired_folders(*folders, image_size=image_size)
         if limit is not None:
             x, y = x[:limit], y[:limit]

@@ -58,7 +58,9 @@ class WGANGP(GAN):
         d_width: int. Critic width (channels of its first layer). Defaults to 64.
         n_critic: int. Critic updates per generator update. Defaults to 5.
         gp_weight: float. Weight lambda of the gradient penalty. Defaults to 10.
-        critic_normalization: str. `"layer"` (default, the paper's choice) or `"none"`.
+        critic_normalization: str. `"layer"` (default: the DCGAN builder's LayerNormalization,
+            which normalizes each position's channels; the paper normalizes whole feature
+            maps) or `"none"`. Never batch norm.
         generator, discriminator: keras.Model. Custom networks (override the builders).
         seed: int. Seeds the training noise and the interpolation weights.
     """
