@@ -36,9 +36,17 @@ CLASSES = (
     "Ankle boot",
 )
 # Small widths: 28 px Fashion-MNIST on 2 shared CPU cores within ~12 minutes.
-OPTIONS = {"latent_dim": 64, "g_width": 32, "d_width": 32, "n_critic": 5, "gp_weight": 10.0}
-# The paper's Adam(1e-4, 0, 0.9) needs far more generator steps than ~12 CPU minutes give;
-# 2e-4 with beta_1 = 0.5 (as in the Keras WGAN-GP example on Fashion-MNIST) gets there sooner.
+OPTIONS = {
+    "latent_dim": 64,
+    "g_width": 32,
+    "d_width": 32,
+    "n_critic": 5,
+    "gp_weight": 10.0,
+    "critic_normalization": "layer",
+}
+# The paper's Adam(1e-4, 0, 0.9) moves the generator too slowly for this CPU budget (its runs
+# here put a third of the samples in one class); 2e-4 with beta_1 = 0.5, as in the Keras
+# WGAN-GP example on Fashion-MNIST, spread the classes better.
 ADAM = {"learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9}
 TARGETS = {"coverage": 1.0, "max_class_share": 0.15}
 
@@ -48,8 +56,8 @@ WGAN-GP (`tfgen.models.WGANGP`, Gulrajani et al. 2017) trained on the shared Fas
 train split (58,334 images, ../shared/data/fashion_mnist).
 
 - Command: `{command}`
-- Options: `{options}`; Adam `{optimizer}` for both networks (the paper's 1e-4, beta_1 = 0
-  needs more steps than this budget), lambda = 10, n_critic = 5. Each batch of {batch_size} is split into 5 critic minibatches of
+- Options: `{options}`; Adam `{optimizer}` for both networks (the paper's 1e-4 with
+  beta_1 = 0 needs more steps than this budget), lambda = 10, n_critic = 5. Each batch of {batch_size} is split into 5 critic minibatches of
   {critic_batch}; the generator update uses {critic_batch} latent vectors.
 - {steps} generator steps ({critic_steps} critic steps), seed {seed}; wall time
   {wall_time_s:.0f} s on {cpus} shared CPU cores.
@@ -97,7 +105,8 @@ def quality_text(metrics):
         f"coverage {metrics['coverage']:.0%}, largest class share "
         f"{metrics['max_class_share']:.1%} (target: all 10 classes, none above 15 %); "
         f"FID {metrics['fid']:.2f}, KID {metrics['kid']:.4f} against the test split in "
-        f"classifier feature space.\n\nClass shares: {shares}."
+        f"classifier feature space. Target met: {'yes' if metrics['passes'] else 'no'}."
+        f"\n\nClass shares: {shares}."
     )
 
 
@@ -111,7 +120,7 @@ def publish_evaluation(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1800, help="generator steps")
+    parser.add_argument("--steps", type=int, default=5000, help="generator steps")
     parser.add_argument("--batch-size", type=int, default=160, help="n_critic x critic batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default="runs/wgan_gp_fashion_mnist")
