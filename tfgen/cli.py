@@ -57,10 +57,18 @@ def cmd_train(args):
         channels=args.channels,
         data_dir=args.data_dir,
         strategy=args.strategy,
-        options=_parse_options(args.option),
+        options={
+            **_parse_options(args.option),
+            **({"ema": args.ema} if args.ema is not None else {}),
+        },
         verbose=1 if sys.stdout.isatty() else 2,
         task=args.task,
         dataset_b=args.dataset_b,
+        limit=args.limit,
+        checkpoint_every=args.checkpoint_every,
+        deterministic=args.deterministic,
+        precision=args.precision,
+        jit=args.jit,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
 
@@ -94,6 +102,8 @@ def cmd_finetune(args):
 def cmd_sample(args):
     from tfgen import io, saving
 
+    if _check_latent_flags(args):
+        return _sample_latent_grid(args)
     model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
     if args.n < 1:
         raise _UsageError(f"--n must be >= 1, got {args.n}")
@@ -109,6 +119,51 @@ def cmd_sample(args):
         images = model.generate(args.n, seed=args.seed)
     path = io.save_images(images, args.out)
     print(f"wrote {path} ({args.n} images)")
+
+
+def _check_latent_flags(args):
+    """True when --interpolate/--traverse asks for a latent grid; refuses conflicting flags."""
+    if args.interpolate is not None and args.traverse:
+        raise _UsageError("--interpolate and --traverse draw different grids; give only one")
+    latent = args.interpolate is not None or args.traverse
+    if latent and args.labels is not None:
+        raise _UsageError(
+            "--labels varies the class per image; a latent grid keeps one class: use --label K"
+        )
+    if not latent:
+        given = [f for f, v in (("--steps", args.steps), ("--dims", args.dims),
+                                ("--dataset", args.dataset)) if v is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise _UsageError(f"{', '.join(given)} {verb} to --interpolate or --traverse")
+    elif args.dims is not None and args.interpolate is not None:
+        raise _UsageError("--dims picks traversal rows; use it with --traverse, not --interpolate")
+    return latent
+
+
+def _sample_latent_grid(args):
+    from tfgen import latent, saving
+
+    if args.interpolate is not None:
+        try:
+            a, b = (int(v) for v in args.interpolate.split(","))
+        except ValueError as e:
+            raise _UsageError(
+                f"--interpolate expects two integers A,B such as 3,7; got {args.interpolate!r}"
+            ) from e
+    model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
+    steps = 8 if args.steps is None else args.steps
+    if args.interpolate is not None:
+        grid, note = latent.cli_interpolation(
+            model, args.model, a, b, steps, args.label, args.dataset, args.data_dir
+        )
+    else:
+        dims = 8 if args.dims is None else args.dims
+        grid, note = latent.cli_traversal(
+            model, args.model, dims, steps, args.seed, args.label, args.dataset, args.data_dir
+        )
+    path = latent.save_grid(grid, args.out)
+    print(f"wrote {path} ({grid.shape[0]} x {grid.shape[1]} grid; {note})")
 
 
 def _parse_labels(text):
@@ -239,16 +294,48 @@ def build_parser():
     p.add_argument("--channels", type=int, choices=(1, 3))
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
     p.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+        help="dtype policy: float32 (default), mixed_float16 (GPU, with loss scaling), "
+        "mixed_bfloat16 (TPU, recent CPUs/GPUs)",
+    )
+    p.add_argument(
+        "--jit",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="XLA compilation of the train step: auto (on for GPU/TPU, off on CPU), on, off",
+    )
+    p.add_argument(
         "--option",
         action="append",
         metavar="KEY=VALUE",
         help="model constructor argument, e.g. --option latent_dim=100",
     )
     p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="dcgan, wgan_gp, cgan: sample and export from a moving average of the generator's "
+        "weights with this decay, e.g. 0.999",
+    )
+    p.add_argument(
         "--task",
         choices=("inpaint", "superres", "colorize"),
         help="pix2pix: derive (input, target) pairs from --dataset (default: --dataset is a "
         "paired folder with input/ and target/ sub-folders of matching file names)",
+    )
+    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="also checkpoint every N steps within epochs (a killed run resumes at that step)",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="op determinism: a resumed run ends with the same weights as an uninterrupted one",
     )
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=cmd_train)
@@ -302,6 +389,28 @@ def build_parser():
     labels.add_argument(
         "--labels", help="cgan: comma-separated classes, cycled over the --n images (0,1,2)"
     )
+    p.add_argument(
+        "--interpolate",
+        metavar="A,B",
+        help="latent interpolation grid (--n is ignored): a VAE goes from test image A to test "
+        "image B of --dataset (indices into its test split; posterior means, linear path); a "
+        "GAN from the latent of seed A to that of seed B (spherical path)",
+    )
+    p.add_argument(
+        "--traverse",
+        action="store_true",
+        help="latent traversal grid: a 2-D latent over its prior's quantiles; otherwise one row "
+        "per top-variance dimension swept from -1.645 to 1.645, the rest fixed at the latent of "
+        "--seed",
+    )
+    p.add_argument("--steps", type=int, help="--interpolate/--traverse: columns (default 8)")
+    p.add_argument("--dims", type=int, help="--traverse: dimensions, one row each (default 8)")
+    p.add_argument(
+        "--dataset",
+        help="VAE --interpolate/--traverse: the test images (default: the model's dataset "
+        "from its zoo card or run.json)",
+    )
+    p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("translate", help="translate images with an image-to-image model")

@@ -9,7 +9,8 @@ import pathlib
 
 import keras
 
-from tfgen import callbacks, data, distribute, io, registry
+from tfgen import callbacks, data, distribute, io, registry, reliability
+from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
 
 
@@ -94,17 +95,35 @@ def train(
     limit=None,
     task=None,
     dataset_b=None,
+    checkpoint_every=None,
+    deterministic=False,
+    precision="float32",
+    jit="auto",
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
     `out/model.keras` (the trained model), `out/samples/epoch_XXX.png`, `out/logs/`
-    (TensorBoard) and `out/checkpoints/` (resumes an interrupted run of the same command).
-    `batch_size` is the global batch, split across replicas.
+    (TensorBoard) and `out/checkpoints/` (resumes an interrupted run of the same command at
+    the step of its last checkpoint, written each epoch and every `checkpoint_every` steps).
+    `batch_size` is the global batch, split across replicas. `deterministic` turns on op
+    determinism, so a resumed run ends with the same weights as an uninterrupted one.
+    A NaN/Inf loss stops the run (`reliability.NonFiniteError`) keeping the last checkpoint.
+    `precision` is the Keras dtype policy the model is built under (`float32`,
+    `mixed_float16` with loss scaling, `mixed_bfloat16`); `jit` is `auto`, `on` or `off`
+    (XLA). In a multi-worker run only the chief writes `out`; the other workers write into
+    temporary folders removed at the end.
     """
+    mixed_precision.check_precision(precision)
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
-    ds = make_dataset(
+    dataset_args = (
         model_cls,
         dataset,
         batch_size,
@@ -117,6 +136,7 @@ def train(
         options,
         dataset_b,
     )
+    ds = make_dataset(*dataset_args)
     batches = int(ds.cardinality())
     if batches < 1:
         raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
@@ -127,45 +147,73 @@ def train(
     # options win.
     from_data = getattr(model_cls, "options_from_data", None)
     options = {**(from_data(ds, task) if from_data else {}), **(options or {})}
+    if options.get("ema") is not None and not getattr(model_cls, "supports_ema", False):
+        raise TfgenUsageError(
+            f"--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
+            f"{model_cls.kind} does not keep one"
+        )
     compile_options = dict(compile_options or {})
     if getattr(model_cls, "schedules_over_run", False):
         # Hook: the learning rate follows the run's length (CycleGAN's linear decay to 0).
         compile_options.setdefault("total_steps", n_epochs * steps_per_epoch)
-    with distribute.get_strategy(strategy).scope():
+    strategy = distribute.get_strategy(strategy)
+    with strategy.scope(), mixed_precision.policy(precision):
+        jit_compile = distribute.resolve_jit(jit)
+        if jit_compile != "auto":
+            compile_options["jit_compile"] = jit_compile
         model = model_cls(image_shape=image_shape, seed=seed, **options)
         model.compile(**compile_options)
-    out.mkdir(parents=True, exist_ok=True)
-    cbs = [
-        keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
-        # Hook: models that do not sample from noise (pix2pix) bring their own grid callback.
-        model.sample_callback(ds, out / "samples", n=samples, log_dir=out / "logs" / "samples")
-        if hasattr(model, "sample_callback")
-        else callbacks.SampleGrid(
-            out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
-        ),
-        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-    ]
-    history = model.fit(
-        ds.repeat(),
-        epochs=n_epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=cbs,
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself
-    )
-    with io.atomic_path(out / "model.keras") as tmp:
-        model.save(tmp)
-    summary = {
-        "kind": kind,
-        "dataset": str(dataset),
-        **({"dataset_b": str(dataset_b)} if dataset_b is not None else {}),
-        "epochs": n_epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "steps": n_epochs * steps_per_epoch,
-        "batch_size": batch_size,
-        "seed": seed,
-        "final_metrics": {k: float(v[-1]) for k, v in history.history.items() if v},
-    }
-    with io.atomic_path(out / "run.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    return model
+    # Only the chief's files are kept; every worker still saves (see distribute.output_dir).
+    with distribute.output_dir(out, strategy) as out:
+        out.mkdir(parents=True, exist_ok=True)
+        # Resume: the whole model state at the last checkpoint's step; the data is re-made from the
+        # same seed and the consumed batches skipped, and GAN noise is keyed by the step.
+        checkpoint = reliability.StepCheckpoint(
+            out / "checkpoints",
+            steps_per_epoch,
+            every=checkpoint_every,
+            extra={"kind": kind, "seed": seed, "batch_size": batch_size},
+        )
+        start_step = checkpoint.restore(model)
+        cbs = [
+            # First, so a NaN step raises before anything is written.
+            reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
+            checkpoint,
+            # Hook: models that do not sample from noise (pix2pix) bring their own grid callback.
+            model.sample_callback(ds, out / "samples", n=samples, log_dir=out / "logs" / "samples")
+            if hasattr(model, "sample_callback")
+            else callbacks.SampleGrid(
+                out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
+            ),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        ]
+        made = [ds]
+
+        def datasets():
+            # The first fit takes the pipeline made above; a second one (after a resumed partial
+            # epoch) a fresh one, whose shuffle order replays an uninterrupted run's.
+            fresh = made.pop() if made else make_dataset(*dataset_args)
+            return fresh.repeat()
+
+        history = reliability.resumed_fit(
+            model, datasets, start_step, n_epochs, steps_per_epoch, cbs, verbose
+        )
+        reliability.check_finite_weights(model, out / "model.keras")
+        with io.atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
+        summary = {
+            "kind": kind,
+            "dataset": str(dataset),
+            **({"dataset_b": str(dataset_b)} if dataset_b is not None else {}),
+            "epochs": n_epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "steps": n_epochs * steps_per_epoch,
+            "batch_size": batch_size,
+            "seed": seed,
+            "precision": precision,
+            "final_metrics": {k: float(v[-1]) for k, v in history.items() if v},
+        }
+        with io.atomic_path(out / "run.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
+        checkpoint.remove()
+        return model
