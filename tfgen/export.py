@@ -79,7 +79,7 @@ def gan_signatures(module, model):
     Inputs: `z` float32 [-1, latent_dim]; `batch_size` int32 scalar; `seed` int64 scalar.
     Outputs: `images` float32 [-1, H, W, C] in [-1, 1]; `images_uint8` uint8 [-1, H, W, C].
     """
-    module.generator = model.generator
+    module.generator = model.sampling_generator
     latent_dim = model.latent_dim
 
     @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
@@ -112,7 +112,7 @@ def cgan_signatures(module, model):
     `label` int32 scalar (every image of that class).
     Outputs: `images` float32 [-1, H, W, C] in [-1, 1]; `images_uint8` uint8 [-1, H, W, C].
     """
-    module.generator = model.generator
+    module.generator = model.sampling_generator
     latent_dim = int(model.generator.inputs[0].shape[-1])
     num_classes = int(model.num_classes)
 

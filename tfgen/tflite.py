@@ -71,7 +71,7 @@ def _image_spec(batch_size, shape):
 
 
 def _gan_functions(model, batch_size):
-    generator = model.generator
+    generator = model.sampling_generator
     return {
         "serving_default": Function(
             lambda z: {"images": generator(z, training=False)},
@@ -81,7 +81,7 @@ def _gan_functions(model, batch_size):
 
 
 def _cgan_functions(model, batch_size):
-    generator = model.generator
+    generator = model.sampling_generator
     latent_dim = int(generator.inputs[0].shape[-1])
     return {
         "serving_default": Function(

@@ -218,6 +218,7 @@ class ConditionalGAN(GAN):
         del tape
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.update_ema()
         return self.update_trackers(
             {
                 "d_loss": d_loss_local,
@@ -246,7 +247,7 @@ class ConditionalGAN(GAN):
         )
 
     # ----------------------------------------------------------------- sampling
-    def generate(self, n=None, labels=None, seed=None, z=None, batch_size=256):
+    def generate(self, n=None, labels=None, seed=None, z=None, batch_size=256, use_ema=True):
         """Generates images of given classes, float32 numpy [n, H, W, C] in [-1, 1].
 
         Args:
@@ -255,6 +256,8 @@ class ConditionalGAN(GAN):
                 sequence of class ids (one image each; cycled to `n` images if `n` is given).
             seed: int. Seed of the latent vectors; the same seed gives the same images.
             z: array [n, latent_dim]. Latent vectors (instead of `seed`).
+            use_ema: bool. Sample from the EMA generator when the model keeps one (default);
+                False samples from the raw generator.
         """
         if z is not None:
             z = self.check_latent(z)
@@ -266,7 +269,8 @@ class ConditionalGAN(GAN):
             z = self.latent_noise(len(labels), seed)
         elif z.shape[0] != len(labels):
             raise TfgenUsageError(f"got {z.shape[0]} latent vectors for {len(labels)} labels")
-        return self.generator.predict([z, labels], batch_size=batch_size, verbose=0)
+        generator = self.sampling_generator if use_ema else self.generator
+        return generator.predict([z, labels], batch_size=batch_size, verbose=0)
 
     # ----------------------------------------------------------------- config
     def get_config(self):

@@ -84,6 +84,7 @@ class DCGAN(GAN):
                 g_loss, g_loss_local = self._g_loss(fake_logits)
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
         del tape
+        self.update_ema()
         return self.update_trackers(
             {
                 "d_loss": d_loss_local,

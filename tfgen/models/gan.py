@@ -16,6 +16,29 @@ def default_adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
 
 
+def check_ema(ema):
+    """`ema` as a float decay in (0, 1), or None; anything else is a usage error."""
+    if ema is None:
+        return None
+    try:
+        value = float(ema)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise TfgenUsageError(
+            f"ema is the decay of the generator's moving average, in (0, 1), e.g. 0.999; got {ema!r}"
+        )
+    return value
+
+
+def make_ema_generator(generator):
+    """A non-trainable copy of `generator` (same architecture, same weights now)."""
+    copy = keras.models.clone_model(generator)
+    copy.set_weights(generator.get_weights())
+    copy.trainable = False
+    return copy
+
+
 def unpack_images(data):
     """The images of a batch that may be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
     if isinstance(data, (tuple, list)):
@@ -30,6 +53,10 @@ class GAN(keras.Model):
         generator: keras.Model. Maps latent vectors `[B, latent_dim]` to images in [-1, 1].
         discriminator: keras.Model. Maps images to logits.
         seed: int. Seeds the training noise; replicas draw different noise from it.
+        ema: None or float in (0, 1). Keeps `ema_generator`, an exponential moving average of
+            the generator's weights (decay `ema`, warmed up as min(ema, (1+t)/(10+t)) over
+            generator step t), used for sampling, evaluation and export. None (default): no
+            average, sampling uses the generator itself.
     """
 
     default_g_optimizer = staticmethod(default_adam)
@@ -38,12 +65,19 @@ class GAN(keras.Model):
     # Logged metrics; their trackers are made in `compile`, inside the strategy scope, because
     # variables created lazily inside a replica's train_step break MirroredStrategy.
     metric_names = ()
+    # Whether `train_step` calls `update_ema` after its generator update (see `ema`).
+    supports_ema = True
 
-    def __init__(self, generator, discriminator, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, seed=0, ema=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
+        self.ema = check_ema(ema)
+        if self.ema is not None and not self.supports_ema:
+            raise TfgenUsageError(f"{type(self).__name__} keeps no generator EMA; drop ema")
+        if self.ema is not None:
+            self.ema_generator = make_ema_generator(generator)
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
         self.loss_name = None
@@ -163,20 +197,45 @@ class GAN(keras.Model):
         return z
 
     # ----------------------------------------------------------------- sampling
-    def generate(self, n=None, z=None, seed=None, batch_size=256):
+    @property
+    def sampling_generator(self):
+        """The generator that samples, evaluates and exports: the EMA copy when enabled."""
+        return self.ema_generator if self.ema is not None else self.generator
+
+    def update_ema(self):
+        """Moves `ema_generator` toward the generator; call after each generator update.
+
+        Per-variable assigns of identical values on every replica, so it runs inside the
+        replica context of a `tf.distribute` strategy. Non-trainable state (BatchNorm moving
+        statistics) is copied, since it belongs to the raw weights it was measured with.
+        """
+        if self.ema is None:
+            return
+        step = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(tf.constant(self.ema, tf.float32), (1.0 + step) / (10.0 + step))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            value = tf.cast(weight, average.dtype)
+            if weight.trainable:
+                value = average + (1.0 - tf.cast(decay, average.dtype)) * (value - average)
+            average.assign(value)
+
+    def generate(self, n=None, z=None, seed=None, batch_size=256, use_ema=True):
         """Generates images in [-1, 1] as a float32 numpy array [n, H, W, C].
 
         Args:
             n: int. Number of images (ignored when `z` is given).
             z: array [n, latent_dim]. Latent vectors to decode.
             seed: int. Seed for the latent vectors; the same seed gives the same images.
+            use_ema: bool. Sample from the EMA generator when the model keeps one (default);
+                False samples from the raw generator.
         """
         if z is None:
             if n is None or int(n) < 1:
                 raise TfgenUsageError(f"generate needs n >= 1 or latent vectors z, got n={n!r}")
             z = self.latent_noise(n, seed)
         z = self.check_latent(z)
-        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+        generator = self.sampling_generator if use_ema else self.generator
+        return generator.predict(z, batch_size=batch_size, verbose=0)
 
     # ----------------------------------------------------------------- config
     def get_config(self):
@@ -184,6 +243,7 @@ class GAN(keras.Model):
             "generator": keras.layers.serialize(self.generator),
             "discriminator": keras.layers.serialize(self.discriminator),
             "seed": self.seed,
+            **({"ema": self.ema} if self.ema is not None else {}),
             "name": self.name,
         }
 

@@ -53,6 +53,8 @@ class Pix2Pix(GAN):
         seed: int. Kept for the config (pix2pix draws no latent noise).
     """
 
+    supports_ema = False  # translates rather than samples; keeps no generator average
+
     def __init__(
         self,
         image_shape=(28, 28, 1),

@@ -163,6 +163,7 @@ class WGANGP(GAN):
             per_example = self.generator_loss(fake_logits)
             loss = distribute.global_mean(per_example)
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, g_vars), g_vars))
+        self.update_ema()
         return tf.reduce_mean(per_example)
 
     def critic_slices(self, real):
