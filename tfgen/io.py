@@ -5,6 +5,7 @@ place, so a crash leaves the old file or the new one, never a broken one.
 """
 
 import contextlib
+import errno
 import os
 import pathlib
 import shutil
@@ -12,14 +13,25 @@ import tempfile
 
 import numpy as np
 
-from tfgen.errors import TfgenUsageError
+from tfgen.errors import TfgenError, TfgenUsageError
 
 
 @contextlib.contextmanager
 def atomic_path(path, is_dir=False):
-    """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds."""
+    """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds.
+
+    The temporary path lives in a hidden `.NAME.XXXX.tmp` folder in the same folder (a rename
+    within one file system is atomic), which is removed whatever happens. If the block or the
+    rename fails, `path` keeps its old content (or stays absent), and folders made for it
+    are removed again when empty: a failed write leaves nothing behind.
+
+    Args:
+        path: path. The file (or, with `is_dir`, folder) to write.
+        is_dir: bool. `path` is a folder; an old one is swapped out and deleted on success.
+    """
     path = pathlib.Path(path)
     parent = path.parent
+    made = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -27,19 +39,54 @@ def atomic_path(path, is_dir=False):
             f"cannot create folder {parent} ({e.strerror}); choose a writable --out"
         ) from e
     if not os.access(parent, os.W_OK):
+        _remove_empty(made)
         raise TfgenUsageError(f"folder {parent} is not writable; choose a writable --out")
-    tmp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    try:
+        tmp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    except OSError as e:
+        _remove_empty(made)
+        raise TfgenUsageError(
+            f"cannot write in {parent} ({e.strerror}); choose a writable --out"
+        ) from e
     tmp = tmp_dir / path.name
+    done = False
     try:
         yield tmp
         if is_dir and path.exists():
             old = tmp_dir / ".old"
             os.replace(path, old)  # a directory cannot be replaced in one step
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the old folder back
+                raise
         else:
             os.replace(tmp, path)
+        done = True
+    except OSError as e:
+        if e.errno in _STORAGE_ERRORS:
+            raise TfgenError(
+                f"could not write {path}: {e.strerror}; nothing was changed there; free disk "
+                "space or choose another --out"
+            ) from e
+        raise
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
+
+
+# Failures of the storage rather than of the program: reported as one line (exit 1).
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO, errno.EFBIG}
+
+
+def _remove_empty(folders):
+    """Removes the folders `atomic_path` made (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def to_uint8(images):

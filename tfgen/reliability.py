@@ -190,8 +190,13 @@ class StepCheckpoint(keras.callbacks.Callback):
             "weights": name,
             **self.extra,
         }
-        with io.atomic_path(self.directory / METADATA) as tmp:
-            tmp.write_text(json.dumps(meta))
+        try:
+            with io.atomic_path(self.directory / METADATA) as tmp:
+                tmp.write_text(json.dumps(meta))
+        except BaseException:
+            # The metadata still names the previous checkpoint; drop the unreferenced one.
+            (self.directory / name).unlink(missing_ok=True)
+            raise
         for old in self.directory.glob("step_*.weights.h5"):
             if old.name != name:
                 old.unlink(missing_ok=True)
