@@ -21,6 +21,7 @@ METRICS = {
     "accuracy": ("label_accuracy",),
 }
 DEFAULT_METRICS = ("fid", "kid", "pr", "coverage")
+KID_MAX_SUBSET = 1000  # Binkowski et al.'s subset size
 _NEEDS_REAL = ("fid", "kid", "pr")
 
 
@@ -37,6 +38,22 @@ def check_metric_names(metrics):
     if not metrics:
         raise TfgenUsageError(f"no metrics asked for; choose from {', '.join(METRICS)}")
     return metrics
+
+
+def kid_subset_size_for(num_real, num_fake, requested=None):
+    """The KID subset size for two sets of `num_real` and `num_fake` samples.
+
+    Default (None): min(1000, smaller set // 2). Subsets as large as the set would all be the
+    whole set, giving a KID std of exactly 0, which says nothing about the spread; half the
+    set gives subsets that differ, so the std measures the estimate's variability. KID is
+    unbiased at any subset size, so the mean is unaffected (only its spread widens).
+    A `requested` size is capped at the smaller set.
+    """
+    smallest = min(int(num_real), int(num_fake))
+    if requested is not None:
+        return min(int(requested), smallest)
+    half = min(KID_MAX_SUBSET, smallest // 2)
+    return half if half >= 2 else smallest  # tiny sets: one subset of everything
 
 
 def _as_images(images, name):
@@ -60,7 +77,7 @@ def evaluate_features(
     fake_labels=None,
     k=3,
     kid_subsets=100,
-    kid_subset_size=1000,
+    kid_subset_size=None,
     is_splits=10,
     seed=0,
 ):
@@ -76,8 +93,8 @@ def evaluate_features(
             for; needed by accuracy.
         k: int. Neighbourhood size of precision/recall. Defaults to 3.
         kid_subsets: int. KID subsets. Defaults to 100.
-        kid_subset_size: int. KID subset size, capped at the smaller sample count.
-            Defaults to 1000.
+        kid_subset_size: int or None. KID subset size, capped at the smaller sample count.
+            Defaults to min(1000, smaller count // 2) (see `kid_subset_size_for`).
         is_splits: int. Inception Score splits, capped at the sample count. Defaults to 10.
         seed: int. Seed of the KID subsets.
 
@@ -104,8 +121,7 @@ def evaluate_features(
     if "fid" in metrics:
         results["fid"] = metric_fns.fid(real_features, fake_features)
     if "kid" in metrics:
-        # KID is unbiased at any subset size; smaller subsets only widen its spread.
-        size = min(kid_subset_size, len(real_features), len(fake_features))
+        size = kid_subset_size_for(len(real_features), len(fake_features), kid_subset_size)
         results["kid"], results["kid_std"] = metric_fns.kid(
             real_features, fake_features, kid_subsets, size, seed
         )
@@ -139,7 +155,7 @@ def evaluate_samples(
     fake_labels=None,
     k=3,
     kid_subsets=100,
-    kid_subset_size=1000,
+    kid_subset_size=None,
     is_splits=10,
     seed=0,
     weights="imagenet",
@@ -161,7 +177,8 @@ def evaluate_samples(
         fake_labels: int array `[N]` or None; needed by accuracy.
         k: int. Neighbourhood size of precision/recall. Defaults to 3.
         kid_subsets: int. KID subsets. Defaults to 100.
-        kid_subset_size: int. KID subset size, capped at the smaller sample count.
+        kid_subset_size: int or None. KID subset size, capped at the smaller sample count;
+            None: min(1000, smaller count // 2).
         is_splits: int. Inception Score splits. Defaults to 10.
         seed: int. Seed of the KID subsets.
         weights: str or None. InceptionV3 weights when the extractor is Inception.
