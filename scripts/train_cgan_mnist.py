@@ -26,7 +26,7 @@ OPTIONS = {
     "num_classes": 10,
     "latent_dim": 64,
     "g_width": 32,
-    "d_width": 32,
+    "d_width": 64,
     "embedding_dim": 32,
     "conditioning": "projection",
 }
@@ -86,7 +86,7 @@ def quality_text(metrics):
         f"{metrics['samples_per_label']:,} samples per label, classified by the independent "
         f"`classifier_mnist`: {metrics['label_accuracy']:.2%} carry the asked label overall, "
         f"{metrics['min_label_accuracy']:.1%} for the worst label (target: >= 97 % for every "
-        f"label).\n\nPer label: {per_label}."
+        f"label). Target met: {'yes' if metrics['passes'] else 'no'}.\n\nPer label: {per_label}."
     )
 
 
