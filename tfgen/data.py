@@ -29,8 +29,13 @@ TFDS_SPLIT_ALIASES = {"val": "validation"}
 
 def _read_idx(path):
     """Reads one gzipped IDX file into a numpy array (uint8)."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise TfgenUsageError(
+            f"{path} is not a readable gzipped IDX file ({e}); download or copy it again"
+        ) from e
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         raise TfgenUsageError(
             f"{path} is not an unsigned-byte IDX file (bad magic number); "
@@ -252,6 +257,11 @@ def _tfds_dataset(name, split, with_labels, shuffle, seed):
 
 def _fit_channels(images, channels, source):
     have = images.shape[-1]
+    if have not in (1, 3):
+        raise TfgenUsageError(
+            f"{source} has {have} channels; the models take 1 (grey) or 3 (RGB): "
+            "convert the images to grey or RGB"
+        )
     if channels is None or channels == have:
         return images
     if have == 1 and channels == 3:

@@ -324,5 +324,7 @@ def read_images(path, image_size=None):
             f"cannot read {path.name}: pass a .npy file, an image "
             f"({', '.join(data.IMAGE_SUFFIXES)}) or a folder of images"
         )
+    if len(images) == 0:
+        raise TfgenUsageError(f"{path} holds no images; pass at least one image to translate")
     images = data._check_float_range(np.asarray(images), path)
     return data.to_unit_range(tf.convert_to_tensor(images)).numpy()

@@ -80,6 +80,18 @@ def atomic_path(path, is_dir=False):
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO, errno.EFBIG}
 
 
+def make_folder(path):
+    """`mkdir -p path`; a path that cannot be a folder is a usage error naming it."""
+    path = pathlib.Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TfgenUsageError(
+            f"cannot create folder {path} ({e.strerror}); choose a writable --out"
+        ) from e
+    return path
+
+
 def _remove_empty(folders):
     """Removes the folders `atomic_path` made (deepest first) while they are empty."""
     for folder in folders:

@@ -5,6 +5,7 @@ unless the caller asks for `safe_mode=False`.
 """
 
 import pathlib
+import zipfile
 
 import keras
 
@@ -62,6 +63,11 @@ def load_model(source, safe_mode=True, compile=True):
     import tfgen.models  # noqa: F401  (registers the model classes with Keras)
 
     path = resolve(source)
+    if not zipfile.is_zipfile(path):
+        raise TfgenUsageError(
+            f"{path} is not a .keras file (not a zip archive: empty, truncated or another "
+            "format); save the model again with model.save or pass another file"
+        )
     try:
         return keras.saving.load_model(path, safe_mode=safe_mode, compile=compile)
     except ValueError as e:

@@ -23,11 +23,34 @@ def plan_steps(batches_per_pass, steps=None, epochs=None):
     if steps is not None and epochs is not None:
         raise TfgenUsageError("give either --steps or --epochs, not both")
     if steps is None:
+        if epochs is not None and epochs < 1:
+            raise TfgenUsageError(f"--epochs must be >= 1, got {epochs}")
         return int(epochs or 1), int(batches_per_pass)
     if steps < 1:
         raise TfgenUsageError(f"--steps must be >= 1, got {steps}")
     n_epochs = math.ceil(steps / batches_per_pass)
     return n_epochs, math.ceil(steps / n_epochs)
+
+
+def _build(model_cls, image_shape, seed, options):
+    """`model_cls(image_shape=, seed=, **options)`; an unknown option is a usage error."""
+    import inspect
+
+    try:
+        return model_cls(image_shape=image_shape, seed=seed, **options)
+    except (TypeError, ValueError) as e:
+        if "keyword argument" not in str(e):
+            raise
+        known = [
+            name
+            for name, p in inspect.signature(model_cls.__init__).parameters.items()
+            if name not in ("self", "image_shape", "seed") and p.kind == p.POSITIONAL_OR_KEYWORD
+        ]
+        unknown = sorted(set(options) - set(known))
+        raise TfgenUsageError(
+            f"unknown --option {', '.join(unknown) or str(e)} for {model_cls.kind}; "
+            f"its options are {', '.join(known)}"
+        ) from e
 
 
 def make_dataset(
@@ -99,6 +122,8 @@ def train(
     deterministic=False,
     precision="float32",
     jit="auto",
+    eval_every=None,
+    eval_n=1000,
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
@@ -111,13 +136,21 @@ def train(
     `precision` is the Keras dtype policy the model is built under (`float32`,
     `mixed_float16` with loss scaling, `mixed_bfloat16`); `jit` is `auto`, `on` or `off`
     (XLA). In a multi-worker run only the chief writes `out`; the other workers write into
-    temporary folders removed at the end.
+    temporary folders removed at the end. Every `eval_every` epochs, the FID/KID of `eval_n`
+    samples against `eval_n` images of the dataset's test split are logged, and the best model
+    by FID is kept as `out/best.keras` + `out/best.json` (`callbacks.FIDCheckpoint`).
     """
     mixed_precision.check_precision(precision)
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
     if checkpoint_every is not None and checkpoint_every < 1:
         raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
+    if eval_every is not None and eval_every < 1:
+        raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {eval_every}")
+    if limit is not None and limit < 1:
+        raise TfgenUsageError(f"--limit must be >= 1 images, got {limit}; drop it to use all")
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = distribute.get_strategy(strategy)
     if deterministic:
         import tensorflow as tf
 
@@ -156,18 +189,17 @@ def train(
     if getattr(model_cls, "schedules_over_run", False):
         # Hook: the learning rate follows the run's length (CycleGAN's linear decay to 0).
         compile_options.setdefault("total_steps", n_epochs * steps_per_epoch)
-    strategy = distribute.get_strategy(strategy)
     with strategy.scope(), mixed_precision.policy(precision):
         jit_compile = distribute.resolve_jit(jit)
         if jit_compile != "auto":
             compile_options["jit_compile"] = jit_compile
-        model = model_cls(image_shape=image_shape, seed=seed, **options)
+        model = _build(model_cls, image_shape, seed, options)
         model.compile(**compile_options)
     # Only the chief's files are kept; every worker still saves (see distribute.output_dir).
     with distribute.output_dir(out, strategy) as out:
-        out.mkdir(parents=True, exist_ok=True)
-        # Resume: the whole model state at the last checkpoint's step; the data is re-made from the
-        # same seed and the consumed batches skipped, and GAN noise is keyed by the step.
+        io.make_folder(out)
+        # Resume: the whole model state at the last checkpoint's step; the data is re-made
+        # from the same seed and the consumed batches skipped; GAN noise is keyed by the step.
         checkpoint = reliability.StepCheckpoint(
             out / "checkpoints",
             steps_per_epoch,
@@ -184,6 +216,17 @@ def train(
             if hasattr(model, "sample_callback")
             else callbacks.SampleGrid(
                 out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
+            ),
+            # Before TensorBoard and History, so both see the fid/kid it adds to the logs.
+            *(
+                [
+                    callbacks.FIDCheckpoint(
+                        dataset, out, every=eval_every, n=eval_n, seed=seed,
+                        log_dir=out / "logs" / "eval", data_dir=data_dir,
+                    )  # fmt: skip
+                ]
+                if eval_every is not None
+                else []
             ),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         ]

@@ -691,7 +691,9 @@ def finetune(
     if batches < 1:
         raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
     n_epochs, steps_per_epoch = training.plan_steps(batches, steps, epochs)
-    out.mkdir(parents=True, exist_ok=True)
+    if lr_decay:
+        BlockLearningRates(lr_decay)  # checks the decay before the run folder is made
+    io.make_folder(out)
     cbs = [
         keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
         tfgen_callbacks.SampleGrid(
