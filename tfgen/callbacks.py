@@ -1,5 +1,8 @@
-"""Training callbacks: sample grids (PNG + TensorBoard) and checkpoint helpers."""
+"""Training callbacks: sample grids (PNG + TensorBoard), FID/KID during training with the best
+checkpoint kept."""
 
+import json
+import math
 import pathlib
 
 import keras
@@ -7,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import io
+from tfgen.errors import TfgenUsageError
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -39,3 +43,180 @@ class SampleGrid(keras.callbacks.Callback):
             with self._writer.as_default():
                 tf.summary.image("samples", grid[None].astype(np.uint8), step=epoch + 1)
             self._writer.flush()
+
+
+class FIDCheckpoint(keras.callbacks.Callback):
+    """Scores samples with FID (and KID) every `every` epochs and keeps the best model by FID.
+
+    Samples come from `model.generate(n, seed=seed)` with the same seed every time (a cgan's
+    labels cycle over its classes), so the curve compares the same latents across epochs. They
+    are scored against a fixed real set in the features of `tfgen.evaluation` (the zoo's
+    domain classifier for mnist / fashion_mnist). The scores go into the epoch's `logs` (so
+    `History` and Keras' TensorBoard callback see them, on the epochs evaluated), into
+    TensorBoard scalars `fid` and `kid` under `log_dir`, and into `self.scores`. A new lowest
+    FID writes `best.keras` and then `best.json` (epoch, fid, kid, n, seed, extractor) to
+    `out_dir`, each atomically. GANs often get worse late in training, so the best epoch can
+    be an early one. A resumed run reads `best.json` and keeps its best.
+
+    Args:
+        real: str, array or `tf.data.Dataset`. The real set: a dataset name or folder (its
+            `split` split is loaded, sized to the model, first `n` images), or images (uint8
+            or floats in [-1, 1]; a dataset of images or `(images, labels)`).
+        out_dir: str or path. Folder of `best.keras` and `best.json`.
+        every: int. Evaluate after every `every`-th epoch. Defaults to 1.
+        n: int. Generated samples (and real images when `real` is a dataset name).
+            Defaults to 1000.
+        extractor: str, path, FeatureExtractor or None. Feature extractor; None picks it from
+            `real` when that is a dataset name (see `tfgen.evaluation.get_extractor`).
+        metrics: tuple. `("fid",)` or `("fid", "kid")`. Defaults to both.
+        seed: int. Seed of the samples and the KID subsets. Defaults to 0.
+        log_dir: str or None. TensorBoard folder for the `fid` / `kid` scalars.
+        split: str. Split of `real` when it is a dataset name. Defaults to `"test"`.
+        data_dir: str or None. Folder of local dataset copies.
+    """
+
+    def __init__(
+        self,
+        real,
+        out_dir,
+        every=1,
+        n=1000,
+        extractor=None,
+        metrics=("fid", "kid"),
+        seed=0,
+        log_dir=None,
+        split="test",
+        data_dir=None,
+    ):
+        super().__init__()
+        if int(every) < 1:
+            raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {every}")
+        if int(n) < 4:
+            raise TfgenUsageError(f"--eval-n must be >= 4 samples for FID/KID, got {n}")
+        metrics = tuple(metrics)
+        if "fid" not in metrics or not set(metrics) <= {"fid", "kid"}:
+            raise TfgenUsageError(f"metrics must be ('fid',) or ('fid', 'kid'), got {metrics}")
+        if extractor is None and not isinstance(real, (str, pathlib.Path)):
+            raise TfgenUsageError(
+                "pass extractor= (classifier_mnist, classifier_fashion_mnist, inception) when the "
+                "real set is given as images"
+            )
+        self.real = real
+        self.out_dir = pathlib.Path(out_dir)
+        self.every = int(every)
+        self.n = int(n)
+        self.extractor = extractor
+        self.metrics = metrics
+        self.seed = int(seed)
+        self.log_dir = log_dir
+        self.split = split
+        self.data_dir = data_dir
+        self.scores = []  # one dict per evaluated epoch: epoch (1-based), fid, kid, kid_std
+        self.best = None  # the best.json record
+        self._extractor = None
+        self._real_features = None
+        self._writer = None
+
+    # ------------------------------------------------------------------ setup
+    def _check_model(self):
+        if hasattr(self.model, "translate") or not getattr(self.model, "latent_dim", None):
+            kind = getattr(self.model, "kind", type(self.model).__name__)
+            raise TfgenUsageError(
+                f"--eval-every scores samples from noise; a {kind} translates images and has "
+                "none (evaluate it with scripts/evaluate_pix2pix.py or evaluate_cyclegan.py)"
+            )
+
+    def _prepare(self):
+        from tfgen.evaluation.features import get_extractor
+
+        self._extractor = get_extractor(
+            self.extractor if self.extractor is not None else str(self.real)
+        )
+        real = self.real
+        if isinstance(real, (str, pathlib.Path)):
+            real = self._load_real(str(real))
+        elif isinstance(real, tf.data.Dataset):
+            real = np.concatenate(
+                [b[0] if isinstance(b, tuple) else b for b in real.as_numpy_iterator()]
+            )
+        self._real_features = self._extractor.features(np.asarray(real))
+
+    def _load_real(self, source):
+        from tfgen import data
+
+        size, _, channels = self.model.image_shape
+        ds = data.load(
+            source,
+            split=self.split,
+            image_size=size,
+            channels=channels,
+            batch_size=256,
+            shuffle=False,
+            drop_remainder=False,
+            data_dir=self.data_dir,
+            limit=self.n,
+        )
+        return np.concatenate([np.asarray(b) for b in ds])
+
+    def on_train_begin(self, logs=None):
+        self._check_model()
+        if self._real_features is None:
+            self._prepare()
+        best_json = self.out_dir / "best.json"
+        if self.best is None and best_json.is_file():
+            self.best = json.loads(best_json.read_text())  # a resumed run keeps its best
+
+    # ------------------------------------------------------------------ scoring
+    def samples(self):
+        """The fixed-seed samples scored each time (a cgan cycles labels over its classes)."""
+        num_classes = getattr(self.model, "num_classes", None)
+        if num_classes:
+            labels = np.arange(self.n) % num_classes
+            return np.asarray(self.model.generate(self.n, labels=labels, seed=self.seed))
+        return np.asarray(self.model.generate(self.n, seed=self.seed))
+
+    def score(self):
+        """FID (and KID, KID std) of `samples()` against the real set, as a dict."""
+        from tfgen.evaluation.evaluate import evaluate_features
+
+        if self._real_features is None:
+            self._prepare()
+        fake = self.samples()
+        if not np.all(np.isfinite(fake)):
+            return {"fid": float("nan"), **({"kid": float("nan")} if "kid" in self.metrics else {})}
+        features = self._extractor.features(fake)
+        return evaluate_features(
+            features, self._real_features, metrics=self.metrics, seed=self.seed
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        result = self.score()
+        record = {"epoch": epoch + 1, **{k: float(v) for k, v in result.items()}}
+        self.scores.append(record)
+        if logs is not None:
+            logs.update({k: v for k, v in record.items() if k in ("fid", "kid")})
+        if self.log_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(self.log_dir))
+            with self._writer.as_default():
+                for key in ("fid", "kid"):
+                    if key in record:
+                        tf.summary.scalar(key, record[key], step=epoch + 1)
+            self._writer.flush()
+        fid = record["fid"]
+        if math.isfinite(fid) and (self.best is None or fid < self.best["fid"]):
+            self._save_best(record)
+
+    def _save_best(self, record):
+        with io.atomic_path(self.out_dir / "best.keras") as tmp:
+            self.model.save(tmp)
+        self.best = {
+            **record,
+            "n": self.n,
+            "seed": self.seed,
+            "extractor": getattr(self._extractor, "name", str(self.extractor)),
+        }
+        with io.atomic_path(self.out_dir / "best.json") as tmp:
+            tmp.write_text(json.dumps(self.best, indent=2) + "\n")

@@ -69,6 +69,8 @@ def cmd_train(args):
         deterministic=args.deterministic,
         precision=args.precision,
         jit=args.jit,
+        eval_every=args.eval_every,
+        eval_n=args.eval_n,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
 
@@ -336,6 +338,17 @@ def build_parser():
         "--deterministic",
         action="store_true",
         help="op determinism: a resumed run ends with the same weights as an uninterrupted one",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="every N epochs: FID/KID of --eval-n fixed-seed samples vs the test split of "
+        "--dataset (TensorBoard + history); the best model by FID is kept as RUN_DIR/best.keras "
+        "with RUN_DIR/best.json",
+    )
+    p.add_argument(
+        "--eval-n", type=int, default=1000, help="--eval-every: samples and real images (1000)"
     )
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=cmd_train)
