@@ -112,6 +112,26 @@ def gradient_penalty(critic, real, fake, interpolation_weights, target=1.0, epsi
     return tf.square(norms - target)
 
 
+# Mescheder et al. 2018, https://arxiv.org/abs/1801.04406
+def r1_penalty(critic, real):
+    """Per-example squared gradient norm ||grad_x critic(x)||^2 at real images, in float32.
+
+    The R1 regularizer is gamma/2 times its mean; add it to the discriminator's loss.
+
+    Args:
+        critic: callable. Maps images to logits (any rank; summed per example, so a PatchGAN
+            map penalizes the gradient of its sum).
+        real: tensor. Real images [B, H, W, C].
+    """
+    real = tf.cast(real, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        # Summed inside the tape: each example's logit depends only on its own image.
+        total = tf.reduce_sum(tf.cast(critic(real), tf.float32))
+    grads = tape.gradient(total, real)
+    return tf.reduce_sum(tf.square(grads), axis=list(range(1, real.shape.rank)))
+
+
 # Zhu et al. 2017 (CycleGAN), https://arxiv.org/abs/1703.10593
 def cycle_consistency_loss(images, reconstructions):
     """Per-example mean absolute error |F(G(x)) - x|."""

@@ -76,8 +76,24 @@ def _normalization(kind, name):
     raise TfgenUsageError(f"unknown normalization {kind!r}; use 'batch', 'layer' or 'none'")
 
 
+def with_spectral_norm(layer, enabled=True):
+    """`layer` wrapped in spectral normalization (Miyato et al. 2018) when `enabled`.
+
+    The wrapper is named `<layer name>_sn` and keeps the layer's dtype policy (a float32 logit
+    stays float32 under mixed precision).
+    """
+    if not enabled:
+        return layer
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn", dtype=layer.dtype_policy)
+
+
 def build_discriminator(
-    image_shape=(28, 28, 1), width=64, normalization="batch", dropout=0.0, name="discriminator"
+    image_shape=(28, 28, 1),
+    width=64,
+    normalization="batch",
+    dropout=0.0,
+    name="discriminator",
+    spectral_norm=False,
 ):
     """DCGAN discriminator: [conv stride 2, norm, LeakyReLU] x n -> dense logit.
 
@@ -88,13 +104,19 @@ def build_discriminator(
         width: int. Channels of the first conv; later ones double. Defaults to 64.
         normalization: str. `"batch"`, `"layer"` (WGAN-GP critics) or `"none"`.
         dropout: float. Dropout after each block. Defaults to 0.
+        spectral_norm: bool. Spectral normalization of every conv and the dense logit; replaces
+            the normalization layers (BatchNorm would undo the Lipschitz bound). Defaults to
+            False.
     """
     size, _, _ = check_image_shape(image_shape)
+    if spectral_norm:
+        normalization = "none"
     n_down = 2 if size == 28 else (3 if size == 32 else 4)
     images = keras.Input(image_shape, name="images")
     x = images
     for i in range(n_down):
-        x = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")(x)
+        conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
+        x = with_spectral_norm(conv, spectral_norm)(x)
         norm = _normalization(normalization, f"block{i}_norm") if i > 0 else None
         if norm is not None:
             x = norm(x)
@@ -102,5 +124,5 @@ def build_discriminator(
         if dropout:
             x = layers.Dropout(dropout, name=f"block{i}_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, dtype="float32", name="logit")(x)
+    logits = with_spectral_norm(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(x)
     return keras.Model(images, logits, name=name)
