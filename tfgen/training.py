@@ -10,6 +10,7 @@ import pathlib
 import keras
 
 from tfgen import callbacks, data, distribute, io, registry, reliability
+from tfgen import monitor as health
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
 
@@ -120,10 +121,12 @@ def train(
     dataset_b=None,
     checkpoint_every=None,
     deterministic=False,
+    extra_callbacks=None,
     precision="float32",
     jit="auto",
     eval_every=None,
     eval_n=1000,
+    monitor=None,
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
@@ -133,16 +136,20 @@ def train(
     `batch_size` is the global batch, split across replicas. `deterministic` turns on op
     determinism, so a resumed run ends with the same weights as an uninterrupted one.
     A NaN/Inf loss stops the run (`reliability.NonFiniteError`) keeping the last checkpoint.
+    `extra_callbacks` (Keras callbacks) run after tfgen's own (e.g. a memory probe).
     `precision` is the Keras dtype policy the model is built under (`float32`,
     `mixed_float16` with loss scaling, `mixed_bfloat16`); `jit` is `auto`, `on` or `off`
     (XLA). In a multi-worker run only the chief writes `out`; the other workers write into
     temporary folders removed at the end. Every `eval_every` epochs, the FID/KID of `eval_n`
     samples against `eval_n` images of the dataset's test split are logged, and the best model
     by FID is kept as `out/best.keras` + `out/best.json` (`callbacks.FIDCheckpoint`).
+    `monitor` (`warn` or `stop`) adds `tfgen.monitor`'s training-health checks; `stop` ends
+    the run at the first alarm keeping `out/last_good.keras`.
     """
     mixed_precision.check_precision(precision)
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
+    health.check_mode(monitor, model_cls)
     if checkpoint_every is not None and checkpoint_every < 1:
         raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
     if eval_every is not None and eval_every < 1:
@@ -228,7 +235,9 @@ def train(
                 if eval_every is not None
                 else []
             ),
+            *([health.for_run(monitor, ds, dataset, out, seed)] if monitor else []),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+            *(extra_callbacks or []),
         ]
         made = [ds]
 
