@@ -547,7 +547,7 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     The blocks frozen when training starts (e.g. by `apply_recipe(freeze_d=2, freeze_g=1)`)
     are released one at a time per network, the block nearest the output first, and the model
     is recompiled with its optimizer state kept. The number released depends only on the
-    epoch number, so a run resumed by `BackupAndRestore` picks up the right state.
+    epoch number, so a run resumed from its checkpoint picks up the right state.
 
     Args:
         every: int. Epochs between two unfreezings.
@@ -670,7 +670,7 @@ def finetune(
         callbacks: list. More Keras callbacks (e.g. a quality curve).
     """
     from tfgen import callbacks as tfgen_callbacks
-    from tfgen import distribute, io, training
+    from tfgen import distribute, io, reliability, training
 
     out = pathlib.Path(out)
     keras.utils.set_random_seed(seed)
@@ -694,8 +694,15 @@ def finetune(
     if lr_decay:
         BlockLearningRates(lr_decay)  # checks the decay before the run folder is made
     io.make_folder(out)
+    # Epoch checkpoints written atomically; a killed run of the same command resumes at the
+    # last one. A NaN/Inf loss stops the run before anything else is written.
+    checkpoint = reliability.StepCheckpoint(
+        out / "checkpoints", steps_per_epoch, extra={"seed": seed, "batch_size": batch_size}
+    )
+    start_step = checkpoint.restore(model)
     cbs = [
-        keras.callbacks.BackupAndRestore(str(out / "checkpoints"), save_freq="epoch"),
+        reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
+        checkpoint,
         tfgen_callbacks.SampleGrid(
             out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
         ),
@@ -705,14 +712,16 @@ def finetune(
         cbs.append(ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose))
     elif lr_decay:
         cbs.append(BlockLearningRates(lr_decay))
-    history = model.fit(
-        ds.repeat(),
-        epochs=n_epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=cbs + list(callbacks or []),
-        verbose=verbose,
-        shuffle=False,
+    history = reliability.resumed_fit(
+        model,
+        ds.repeat,  # checkpoints fall on epoch ends: one `fit`, one pipeline
+        start_step,
+        n_epochs,
+        steps_per_epoch,
+        cbs + list(callbacks or []),
+        verbose,
     )
+    reliability.check_finite_weights(model, out / "model.keras")
     with io.atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
     summary = {
@@ -731,8 +740,9 @@ def finetune(
         "steps": n_epochs * steps_per_epoch,
         "batch_size": batch_size,
         "seed": seed,
-        "final_metrics": {k: float(v[-1]) for k, v in history.history.items() if v},
+        "final_metrics": {k: float(v[-1]) for k, v in history.items() if v},
     }
     with io.atomic_path(out / "run.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
+    checkpoint.remove()
     return model
