@@ -172,3 +172,31 @@ def test_healthy_dcgan_on_mnist_raises_nothing(tmp_path, mnist_batches, mnist_te
     assert 0.3 < last["d_real"] < 0.95 and 0.05 < last["d_fake"] < 0.7
     assert last["diversity"] > 0.25 * watch.reference_diversity
     assert (tmp_path / "last_good.keras").is_file()
+
+
+def test_train_with_monitor_stop_keeps_a_last_good_model(tmp_path, mnist_dir):
+    from tfgen import training
+
+    out = tmp_path / "run"
+    training.train(
+        "dcgan", str(mnist_dir), out, steps=100, batch_size=32, limit=640, verbose=0,
+        options={"latent_dim": 8, "g_width": 8, "d_width": 8}, monitor="stop",
+    )  # fmt: skip
+    assert saving.load_model(out / "last_good.keras", compile=False).latent_dim == 8
+    assert any(p.name.startswith("events") for p in (out / "logs" / "monitor").iterdir())
+
+
+def test_cli_monitor_refuses_models_it_cannot_watch(tmp_path, mnist_dir):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run(
+        [sys.executable, "-m", "tfgen.cli", "train", "vae", "--dataset", str(mnist_dir),
+         "--steps", "1", "--monitor", "--out", str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "--monitor watches noise-to-image GANs" in run.stderr
+    assert not (tmp_path / "run").exists()

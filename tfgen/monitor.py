@@ -16,12 +16,14 @@ An alarm warns (`TrainingHealthWarning`, with advice), is logged to TensorBoard,
 `stop=True` stops training; the model of the last healthy check is kept (`checkpoint`).
 """
 
+import pathlib
 import warnings
 
 import keras
 import numpy as np
 
-from tfgen import io
+from tfgen import io, registry
+from tfgen.errors import TfgenUsageError
 
 KINDS = ("non_finite", "overpowering", "divergence", "collapse", "class_dominance")
 
@@ -334,7 +336,10 @@ class TrainingMonitor(keras.callbacks.Callback):
     # ------------------------------------------------------------------ helpers
     def _samples(self):
         generator = getattr(self.model, "sampling_generator", self.model.generator)
-        return keras.ops.convert_to_numpy(generator(self._z, training=False))
+        inputs = self._z
+        if getattr(self.model, "num_classes", None):  # cGAN: every class in turn
+            inputs = [self._z, np.arange(self.n_samples, dtype=np.int32) % self.model.num_classes]
+        return keras.ops.convert_to_numpy(generator(inputs, training=False))
 
     def _embed(self, images):
         if self.features == "classifier":
@@ -404,3 +409,52 @@ class _Means:
 
 def _merge(pending, record, steps):
     return (pending or _Means()).add(record, steps)
+
+
+MODES = ("warn", "stop")
+
+
+def check_mode(mode, model_cls):
+    """Refuses an unknown `--monitor` mode or a model kind the monitor cannot sample."""
+    if mode is None:
+        return
+    if mode not in MODES:
+        raise TfgenUsageError(f"--monitor takes {' or '.join(MODES)}, got {mode!r}")
+    if not getattr(model_cls, "supports_ema", False):
+        raise TfgenUsageError(
+            f"--monitor watches noise-to-image GANs (dcgan, wgan_gp, cgan); "
+            f"{getattr(model_cls, 'kind', model_cls.__name__)} is not one"
+        )
+
+
+def for_run(mode, ds, dataset, out, seed=0, n_samples=256):
+    """The monitor `tfgen train --monitor MODE` adds to a run writing into `out`.
+
+    Real images from the training data set the collapse floor; the dataset's classifier
+    (MNIST, Fashion-MNIST) adds the class-dominance check when the zoo holds it. `stop`
+    stops at the first alarm keeping `out/last_good.keras`. Alarms go to `out/logs/monitor`.
+    """
+    from tfgen.evaluation import features as features_lib
+
+    real = []
+    for batch in ds:
+        real.append(np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch))
+        if sum(len(b) for b in real) >= n_samples:
+            break
+    real = np.concatenate(real)[:n_samples]
+    classifier = features_lib.extractor_name(dataset)
+    if (
+        not classifier.startswith("classifier_")
+        or not (registry.zoo_path(classifier) / features_lib.CLASSIFIER_FILE).is_file()
+    ):
+        classifier = None
+    out = pathlib.Path(out)
+    return TrainingMonitor(
+        real_images=real,
+        classifier=classifier,
+        n_samples=n_samples,
+        seed=seed,
+        stop=mode == "stop",
+        checkpoint=out / "last_good.keras" if mode == "stop" else None,
+        log_dir=out / "logs" / "monitor",
+    )
