@@ -64,6 +64,7 @@ def cmd_train(args):
         verbose=1 if sys.stdout.isatty() else 2,
         task=args.task,
         dataset_b=args.dataset_b,
+        monitor=args.monitor,
         limit=args.limit,
         checkpoint_every=args.checkpoint_every,
         deterministic=args.deterministic,
@@ -320,6 +321,15 @@ def build_parser():
         metavar="DECAY",
         help="dcgan, wgan_gp, cgan: sample and export from a moving average of the generator's "
         "weights with this decay, e.g. 0.999",
+    )
+    p.add_argument(
+        "--monitor",
+        nargs="?",
+        const="warn",
+        choices=("warn", "stop"),
+        help="dcgan, wgan_gp, cgan: watch training health (mode collapse, D over-powering, "
+        "divergence, NaN) and warn with what to try; 'stop' also stops at the first alarm, "
+        "keeping RUN_DIR/last_good.keras",
     )
     p.add_argument(
         "--task",
