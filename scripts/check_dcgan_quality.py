@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from tfgen import io, saving
+from tfgen import io, saving, zoo
 from tfgen.evaluation import features as features_lib
 from tfgen.evaluation import metrics
 from tfgen.evaluation.model_eval import _real_images
@@ -52,6 +52,11 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1000, help="samples (default 1000, as judged)")
     parser.add_argument("--seed", type=int, default=0, help="sample seed (tfgen sample's default)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--update-card",
+        action="store_true",
+        help="store the results as `quality_check` in the zoo entry's card.json",
+    )
     args = parser.parse_args(argv)
     model = saving.load_model(args.model, compile=False)
     extractor = features_lib.get_extractor("classifier_mnist")
@@ -74,6 +79,11 @@ def main(argv=None):
     if "ema" in results:
         results["ema_fid_no_worse"] = bool(results["ema"]["fid"] <= results["raw"]["fid"])
     print(json.dumps(results))
+    if args.update_card:
+        command = (
+            f"python scripts/check_dcgan_quality.py {args.model} --n {args.n} --seed {args.seed}"
+        )
+        zoo.update_card(args.model, quality_check={"command": command, **results})
     if args.json:
         with io.atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(results, indent=2) + "\n")
