@@ -109,3 +109,25 @@ def test_cli_eval_every_zero_is_one_line_exit_2(tmp_path, data_dir, capsys, monk
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "--eval-every must be >= 1" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "kind, options",
+    [("cgan", {"g_width": 8, "d_width": 8}), ("vae", {"width": 8, "latent_dim": 4})],
+)
+def test_cgan_and_vae_runs_keep_a_best_model(kind, options, tmp_path, data_dir):
+    out = tmp_path / kind
+    model = training.train(
+        kind, "mnist", out, epochs=1, batch_size=32, limit=64, data_dir=data_dir,
+        options=options, verbose=0, eval_every=1, eval_n=100,
+    )  # fmt: skip
+    best = json.loads((out / "best.json").read_text())
+    assert best["epoch"] == 1 and np.isfinite(best["fid"]) and best["kid_std"] > 0
+    scorer = callbacks.FIDCheckpoint("mnist", tmp_path / "rescore", n=100, data_dir=data_dir)
+    scorer.set_model(saving.load_model(out / "best.keras", compile=False))
+    assert scorer.score()["fid"] == pytest.approx(best["fid"], rel=1e-4)
+    if kind == "cgan":  # labels cycle over the classes
+        scorer.set_model(model)
+        np.testing.assert_allclose(
+            scorer.samples()[:12], model.generate(labels=np.arange(12) % 10, seed=0), atol=1e-6
+        )
