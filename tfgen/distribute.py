@@ -4,6 +4,10 @@ Gradients from replicas are summed by the optimizer, so each replica's loss is
 sum(per-example losses) / global batch size: the mean over the global batch, not the replica's.
 """
 
+import contextlib
+import shutil
+import tempfile
+
 import tensorflow as tf
 
 
@@ -76,6 +80,89 @@ def xla_supported():
         accelerators = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
         devices = [d.name for d in accelerators[:1]] or ["CPU:0"]
     return not any("CPU" in d.upper() for d in devices)
+
+
+JIT_CHOICES = ("auto", "on", "off")
+
+
+def resolve_jit(jit="auto"):
+    """`--jit` to a `jit_compile` value: "auto" (see `xla_supported`), True or False.
+
+    Call inside the strategy scope. Forcing XLA on over several logical CPU devices is refused:
+    XLA fails there (variables placed on another device), and failing before training is
+    clearer than failing in the first step.
+    """
+    from tfgen.errors import TfgenUsageError
+
+    if jit not in JIT_CHOICES:
+        raise TfgenUsageError(f"unknown --jit {jit!r}; choose one of {', '.join(JIT_CHOICES)}")
+    if jit == "auto":
+        return "auto"
+    if jit == "on":
+        try:
+            devices = tf.distribute.get_strategy().extended.worker_devices
+        except RuntimeError:  # the default strategy: one device
+            devices = []
+        if sum("CPU" in d.upper() for d in devices) > 1:
+            raise TfgenUsageError(
+                f"--jit on fails with several CPU devices ({len(devices)} replicas): XLA cannot "
+                "compile across logical CPU devices; use --jit auto or off, or one device"
+            )
+    return jit == "on"
+
+
+# ---------------------------------------------------------------------- multi-worker
+def is_multi_worker(strategy=None):
+    """Whether `strategy` (default: the current one) spans several worker processes."""
+    strategy = strategy or tf.distribute.get_strategy()
+    extended = strategy.extended
+    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
+
+
+def is_chief(strategy=None):
+    """Whether this process writes the run's outputs: task `chief`, else worker 0.
+
+    True outside multi-worker runs.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not is_multi_worker(strategy) or resolver is None or resolver.task_type is None:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and int(resolver.task_id or 0) == 0 and not has_chief
+
+
+@contextlib.contextmanager
+def output_dir(out, strategy=None):
+    """The folder this worker writes to: `out` for the chief, else a temporary folder.
+
+    Every worker of a multi-worker run saves (checkpoints, `model.save`, summaries take part
+    in the same collective steps); only the chief's copy is kept. The others' temporary folder
+    is removed when the block ends, whether it ends well or not.
+    """
+    if is_chief(strategy):
+        yield out
+        return
+    scratch = tempfile.mkdtemp(prefix="tfgen-worker-")
+    try:
+        yield type(out)(scratch) if not isinstance(out, str) else scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def fit_logs(logs):
+    """Logs of a `train_step`/`test_step`, shaped [1] in multi-worker runs.
+
+    Keras 3's `fit` reduces them with `strategy.reduce(MEAN, axis=0)` under
+    MultiWorkerMirroredStrategy, which fails on scalars (tensorflow#72388); the reduction gives
+    scalars back, so History, TensorBoard and CSV logs still get floats. Elsewhere logs stay
+    scalars.
+    """
+    if not is_multi_worker():
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")

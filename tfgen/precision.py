@@ -1,0 +1,94 @@
+"""Mixed precision: the Keras dtype policy of a run, and loss scaling for float16 updates.
+
+Custom `compile` methods get no automatic `LossScaleOptimizer` from Keras, and custom
+`train_step`s must scale their losses themselves; the helpers here do both for every model.
+"""
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from tfgen.errors import TfgenUsageError
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def check_precision(name):
+    if name not in PRECISIONS:
+        raise TfgenUsageError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    return name
+
+
+@contextlib.contextmanager
+def policy(name):
+    """Sets the global Keras dtype policy to `name` inside the block and restores it after.
+
+    Models must be built inside the block: layers take the policy they are created under.
+    """
+    check_precision(name)
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def uses_float16(*models):
+    """Whether any layer of `models` computes in float16 (and so needs loss scaling).
+
+    Looks at the layers rather than the global policy, so a model saved under
+    `mixed_float16` and loaded under float32 is still recognised.
+    """
+    for model in models:
+        for layer in model._flatten_layers(include_self=True):
+            if getattr(layer, "compute_dtype", None) == "float16":
+                return True
+    return False
+
+
+def loss_scaled(optimizer, *models):
+    """`optimizer` wrapped in a `LossScaleOptimizer` when `models` compute in float16.
+
+    An optimizer that is already a `LossScaleOptimizer` (e.g. deserialized from a saved
+    compile config) is returned as it is.
+    """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or not uses_float16(*models):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def apply_loss_gradients(tape, loss, *updates):
+    """Differentiates `loss` and applies the gradients, loss-scaled where an optimizer asks.
+
+    Equivalent to `tape.gradient(optimizer.scale_loss(loss), variables)` then
+    `optimizer.apply_gradients(...)` (which unscales, and skips the step when a gradient is not
+    finite), but the scale enters as the output gradient, so it can be called after the tape
+    closed. Without loss scaling `scale_loss` returns 1 and this is a plain update.
+
+    Args:
+        tape: tf.GradientTape that recorded `loss` (persistent when it serves several calls).
+        loss: scalar float32 tensor.
+        *updates: `(optimizer, variables)` pairs sharing `loss` (e.g. CycleGAN's two
+            generators): one backward pass, each optimizer's gradients at its own scale.
+    """
+    first_scale = updates[0][0].scale_loss(tf.ones_like(loss))
+    variables = [v for _, group in updates for v in group]
+    grads = tape.gradient(loss, variables, output_gradients=first_scale)
+    start = 0
+    for optimizer, group in updates:
+        part = grads[start : start + len(group)]
+        start += len(group)
+        if optimizer is not updates[0][0] and _scales(optimizer, updates[0][0]):
+            # Loss scales are powers of two, so moving between them is exact.
+            ratio = optimizer.scale_loss(tf.ones_like(loss)) / first_scale
+            part = [None if g is None else g * tf.cast(ratio, g.dtype) for g in part]
+        optimizer.apply_gradients(zip(part, group))
+
+
+def _scales(*optimizers):
+    return any(
+        isinstance(o, keras.optimizers.LossScaleOptimizer) or o.loss_scale_factor is not None
+        for o in optimizers
+    )
