@@ -5,7 +5,7 @@ projection discriminator (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, distribute
+from tfgen import data, distribute, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks import cgan as cgan_networks
@@ -213,11 +213,9 @@ class ConditionalGAN(GAN):
             d_loss, d_loss_local = self._d_loss(real_logits, fake_logits)
             g_loss, g_loss_local = self._g_loss(fake_logits)
         # Both gradients come from the same pass; each optimizer touches only its network.
-        d_grads = tape.gradient(d_loss, d_vars)
-        g_grads = tape.gradient(g_loss, g_vars)
+        precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
+        precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         self.update_ema()
         return self.update_trackers(
             {

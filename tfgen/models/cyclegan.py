@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfgen import distribute, io, losses
+from tfgen import distribute, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
@@ -333,10 +333,12 @@ class CycleGAN(keras.Model):
         def make():
             return default_optimizer(learning_rate, total_steps, decay_start)
 
-        self.g_a2b_optimizer = g_a2b_optimizer or make()
-        self.g_b2a_optimizer = g_b2a_optimizer or make()
-        self.d_a_optimizer = d_a_optimizer or make()
-        self.d_b_optimizer = d_b_optimizer or make()
+        # float16 layers need loss scaling, which a custom compile does not get from Keras.
+        nets = (self.generator_a2b, self.generator_b2a, self.discriminator_a, self.discriminator_b)
+        self.g_a2b_optimizer = precision.loss_scaled(g_a2b_optimizer or make(), *nets)
+        self.g_b2a_optimizer = precision.loss_scaled(g_b2a_optimizer or make(), *nets)
+        self.d_a_optimizer = precision.loss_scaled(d_a_optimizer or make(), *nets)
+        self.d_b_optimizer = precision.loss_scaled(d_b_optimizer or make(), *nets)
         if len({id(o) for o in self.optimizers.values()}) < 4:
             raise TfgenUsageError(
                 "CycleGAN needs four distinct optimizer objects (one per network); "
@@ -381,7 +383,7 @@ class CycleGAN(keras.Model):
     def update_trackers(self, values):
         for name, value in values.items():
             self.tracker(name).update_state(value)
-        return {name: self.tracker(name).result() for name in values}
+        return distribute.fit_logs({name: self.tracker(name).result() for name in values})
 
     # ----------------------------------------------------------------- checks
     def _domains(self, data):
@@ -474,12 +476,8 @@ class CycleGAN(keras.Model):
             (("generator_a2b", "generator_b2a"), g_loss),
             (("discriminator_a", "discriminator_b"), d_loss),
         ):
-            groups = [getattr(self, name).trainable_variables for name in names]
-            grads = tape.gradient(loss, groups[0] + groups[1])
-            for name, variables, part in zip(
-                names, groups, (grads[: len(groups[0])], grads[len(groups[0]) :])
-            ):
-                self.optimizers[name].apply_gradients(zip(part, variables))
+            updates = [(self.optimizers[n], getattr(self, n).trainable_variables) for n in names]
+            precision.apply_loss_gradients(tape, loss, *updates)
         del tape
         return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
 

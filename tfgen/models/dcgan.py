@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tfgen import distribute
+from tfgen import distribute, precision
 from tfgen.models.gan import GAN, unpack_images
 from tfgen.networks import dcgan as dcgan_networks
 from tfgen.registry import register_model
@@ -76,13 +76,13 @@ class DCGAN(GAN):
             d_loss, d_loss_local = self._d_loss(real_logits, fake_logits)
             if self.update == "simultaneous":
                 g_loss, g_loss_local = self._g_loss(fake_logits)
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
         if self.update == "alternating":
             z = self.training_noise(batch, salt=2)
             with tf.GradientTape(persistent=True) as tape:
                 fake_logits = self.discriminator(self.generator(z, training=True), training=True)
                 g_loss, g_loss_local = self._g_loss(fake_logits)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
         self.update_ema()
         return self.update_trackers(

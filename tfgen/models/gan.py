@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import distribute, losses
+from tfgen import distribute, losses, precision
 from tfgen.errors import TfgenUsageError
 
 
@@ -115,8 +115,10 @@ class GAN(keras.Model):
             run_eagerly=run_eagerly,
             **kwargs,
         )
-        self.g_optimizer = g_optimizer or self.default_g_optimizer()
-        self.d_optimizer = d_optimizer or self.default_d_optimizer()
+        # float16 layers need loss scaling, which a custom compile does not get from Keras.
+        nets = (self.generator, self.discriminator)
+        self.g_optimizer = precision.loss_scaled(g_optimizer or self.default_g_optimizer(), *nets)
+        self.d_optimizer = precision.loss_scaled(d_optimizer or self.default_d_optimizer(), *nets)
         self.loss_name = loss or self.default_loss
         self.generator_loss, self.discriminator_loss = losses.get(self.loss_name)
         # Build optimizer slots now (inside the strategy scope when there is one), so Keras
@@ -158,7 +160,7 @@ class GAN(keras.Model):
     def update_trackers(self, values):
         for name, value in values.items():
             self.tracker(name).update_state(value)
-        return {name: self.tracker(name).result() for name in values}
+        return distribute.fit_logs({name: self.tracker(name).result() for name in values})
 
     # ----------------------------------------------------------------- noise
     @property

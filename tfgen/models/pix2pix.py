@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, data_paired, distribute, io
+from tfgen import data, data_paired, distribute, io, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks.patchgan import build_patchgan
@@ -186,11 +186,9 @@ class Pix2Pix(GAN):
             per_example = self.losses_for(inputs, targets, outputs, training=True)
             d_loss = distribute.global_mean(per_example["d_loss"])
             g_loss = distribute.global_mean(per_example["g_loss"])
-        d_grads = tape.gradient(d_loss, d_vars)
-        g_grads = tape.gradient(g_loss, g_vars)
+        precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
+        precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
 
     def test_step(self, data):

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfgen import distribute
+from tfgen import distribute, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.networks.vae import (
     LIKELIHOOD_PARAMS,
@@ -325,7 +325,7 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(log_likelihood)
         self.kl_tracker.update_state(kl)
         self.elbo_tracker.update_state(log_likelihood - kl)
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.fit_logs({m.name: m.result() for m in self.metrics})
 
     @staticmethod
     def _unpack(data):
@@ -341,9 +341,7 @@ class VAE(keras.Model):
             per_image_loss = -(log_likelihood - self.kl_weight(step) * kl)
             # Mean over the global batch, so summed replica gradients are the global mean.
             loss = distribute.global_mean(per_image_loss)
-        weights = self.trainable_weights
-        gradients = tape.gradient(loss, weights)
-        self.optimizer.apply_gradients(zip(gradients, weights, strict=True))
+        precision.apply_loss_gradients(tape, loss, (self.optimizer, self.trainable_weights))
         return self._update_metrics(per_image_loss, log_likelihood, kl)
 
     def test_step(self, data):

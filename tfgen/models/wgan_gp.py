@@ -6,7 +6,7 @@ A Wasserstein critic kept near 1-Lipschitz by a gradient penalty on random inter
 
 import tensorflow as tf
 
-from tfgen import distribute, losses
+from tfgen import distribute, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN, default_adam, unpack_images
 from tfgen.networks import dcgan as dcgan_networks
@@ -147,7 +147,7 @@ class WGANGP(GAN):
         with tf.GradientTape() as tape:
             per_example = self.critic_losses(real, fake, weights, training=True)
             loss = distribute.global_mean(per_example["loss"])
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, d_vars), d_vars))
+        precision.apply_loss_gradients(tape, loss, (self.d_optimizer, d_vars))
         return {
             "critic_loss": tf.reduce_mean(per_example["loss"]),
             "gradient_penalty": tf.reduce_mean(per_example["gradient_penalty"]),
@@ -162,12 +162,17 @@ class WGANGP(GAN):
             fake_logits = self.discriminator(self.generator(z, training=True), training=True)
             per_example = self.generator_loss(fake_logits)
             loss = distribute.global_mean(per_example)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, g_vars), g_vars))
+        precision.apply_loss_gradients(tape, loss, (self.g_optimizer, g_vars))
         self.update_ema()
         return tf.reduce_mean(per_example)
 
     def critic_slices(self, real):
-        """Splits a batch into `n_critic` slices of `batch // n_critic` images."""
+        """Splits a batch into `n_critic` slices of `batch // n_critic` images.
+
+        Slice i takes every n_critic-th image from i (strided, not contiguous): when each
+        replica's batch is a multiple of n_critic, the replicas' slices i together are exactly
+        one device's slice i of the global batch, so MirroredStrategy trains like one device.
+        """
         static_batch = real.shape[0]
         if static_batch is not None and static_batch < self.n_critic:
             raise TfgenUsageError(
@@ -179,7 +184,7 @@ class WGANGP(GAN):
         tf.debugging.assert_positive(
             size, message=f"WGANGP: the batch must hold at least n_critic={self.n_critic} images"
         )
-        return [real[i * size : (i + 1) * size] for i in range(self.n_critic)], size
+        return [real[i :: self.n_critic][:size] for i in range(self.n_critic)], size
 
     def train_step(self, data):
         real = unpack_images(data)

@@ -103,8 +103,9 @@ def build_vae_encoder(image_shape, latent_dim, width=32, activation="swish", nam
         )(h)
     h = keras.layers.Flatten(name="flatten")(h)
     h = keras.layers.Dense(width * 8, activation=activation, name="hidden")(h)
-    loc = keras.layers.Dense(latent_dim, name="loc")(h)
-    scale_param = keras.layers.Dense(latent_dim, name="scale_param")(h)
+    # float32 heads: the posterior and likelihood are evaluated in float32 under mixed precision.
+    loc = keras.layers.Dense(latent_dim, dtype="float32", name="loc")(h)
+    scale_param = keras.layers.Dense(latent_dim, dtype="float32", name="scale_param")(h)
     return keras.Model(images, [loc, scale_param], name=name)
 
 
@@ -165,9 +166,12 @@ def build_vae_decoder(
         )(h)
     h = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample_{stages - 1}")(h)
     if LIKELIHOOD_PARAMS[likelihood] == 1:
-        outputs = keras.layers.Conv2D(channels, 3, padding="same", name="logits")(h)
+        logits = keras.layers.Conv2D(channels, 3, padding="same", dtype="float32", name="logits")
+        outputs = logits(h)
     else:
-        loc = keras.layers.Conv2D(channels, 3, padding="same", name="loc")(h)
-        log_scale = keras.layers.Conv2D(channels, 3, padding="same", name="log_scale")(h)
+        loc = keras.layers.Conv2D(channels, 3, padding="same", dtype="float32", name="loc")(h)
+        log_scale = keras.layers.Conv2D(
+            channels, 3, padding="same", dtype="float32", name="log_scale"
+        )(h)
         outputs = [loc, log_scale]
     return keras.Model(z, outputs, name=name)

@@ -1,0 +1,108 @@
+"""MultiWorkerMirroredStrategy: two worker processes on 127.0.0.1 train DCGAN in lockstep.
+
+Both end with identical weights; only the chief (worker 0) leaves files in the run folder, the
+other worker wrote into a temporary folder that is gone afterwards.
+"""
+
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+from tfgen import saving
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location(
+    "launch_multiworker", REPO / "scripts" / "launch_multiworker.py"
+)
+launcher = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(launcher)
+
+# Each worker: `training.train` under --strategy multiworker, recording where it wrote and
+# saving its final weights for the test to compare.
+WORKER = """
+import contextlib, json, os, sys
+import numpy as np
+from tfgen import distribute, training
+out, data, report = sys.argv[1:4]
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+used = []
+original = distribute.output_dir
+
+@contextlib.contextmanager
+def recording(path, strategy=None):
+    with original(path, strategy) as where:
+        used.append(str(where))
+        yield where
+
+distribute.output_dir = recording
+model = training.train(
+    "dcgan", data, out, steps=2, batch_size=8, limit=32, samples=4, verbose=0,
+    options=dict(latent_dim=8, g_width=8, d_width=8), strategy="multiworker",
+)
+np.savez(f"{report}/worker_{index}.npz", *[w.numpy() for w in model.weights])
+with open(f"{report}/worker_{index}.json", "w") as f:
+    json.dump({"wrote_to": used[0], "exists_after": os.path.exists(used[0]),
+               "pid": os.getpid(), "iterations": int(model.g_optimizer.iterations.numpy())}, f)
+"""
+
+
+def test_tf_config_and_free_ports():
+    ports = launcher.free_ports(3)
+    assert len(set(ports)) == 3
+    config = json.loads(launcher.tf_config(ports, 1))
+    assert config["cluster"]["worker"] == [f"127.0.0.1:{p}" for p in ports]
+    assert config["task"] == {"type": "worker", "index": 1}
+    command = launcher.train_command(["dcgan", "--dataset", "mnist", "--out", "run"])
+    assert command[-2:] == ["--strategy", "multiworker"]
+
+
+def test_two_workers_train_dcgan_in_lockstep_and_only_the_chief_writes(tmp_path, mnist_dir):
+    out, report, scratch = tmp_path / "run", tmp_path / "report", tmp_path / "tmp"
+    report.mkdir()
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
+    log = io.StringIO()
+    codes = launcher.launch(
+        [sys.executable, "-c", WORKER, str(out), str(mnist_dir), str(report)],
+        workers=2,
+        cpu_only=True,
+        timeout=300,
+        env=env,
+        out=log,
+    )
+    assert codes == [0, 0], log.getvalue()[-4000:]
+
+    chief, other = (json.loads((report / f"worker_{i}.json").read_text()) for i in (0, 1))
+    assert chief["iterations"] == other["iterations"] == 2
+    weights = [np.load(report / f"worker_{i}.npz") for i in (0, 1)]
+    assert len(weights[0].files) == len(weights[1].files) > 0
+    for name in weights[0].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+    # The chief's saved model holds those weights.
+    saved = saving.load_model(out / "model.keras")
+    for name, value in zip(weights[0].files, saved.weights):
+        np.testing.assert_array_equal(weights[0][name], value.numpy())
+
+    # Only the chief wrote the run folder; the other worker's scratch folder is gone.
+    assert chief["wrote_to"] == str(out)
+    assert pathlib.Path(other["wrote_to"]).parent == scratch
+    assert not other["exists_after"]
+    assert not [p for p in scratch.iterdir() if p.name.startswith("tfgen-worker-")]
+    assert (out / "samples" / "epoch_001.png").is_file()
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["steps"] == 2 and np.isfinite(summary["final_metrics"]["d_loss"])
+    events = list((out / "logs").rglob("events.out.tfevents.*"))
+    assert events
+    assert all(f".{chief['pid']}." in e.name for e in events), events
+    assert {p.name for p in out.iterdir()} <= {
+        "model.keras",
+        "run.json",
+        "samples",
+        "logs",
+        "checkpoints",
+    }
