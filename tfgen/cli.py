@@ -405,7 +405,12 @@ def build_parser():
     p.add_argument("model", help="zoo name, .keras file or SavedModel folder")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="FILE.png (grid) or FILE.npy (uint8 N x H x W x C; rows x cols x H x W x C for "
+        "--interpolate/--traverse)",
+    )
     p.add_argument("--unsafe", action="store_true", help="load .keras files without safe mode")
     labels = p.add_mutually_exclusive_group()
     labels.add_argument("--label", type=int, help="cgan: class of every image")
