@@ -5,7 +5,7 @@ projection discriminator (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, distribute, precision
+from tfgen import data, distribute, inference, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks import cgan as cgan_networks
@@ -268,7 +268,7 @@ class ConditionalGAN(GAN):
         elif z.shape[0] != len(labels):
             raise TfgenUsageError(f"got {z.shape[0]} latent vectors for {len(labels)} labels")
         generator = self.sampling_generator if use_ema else self.generator
-        return generator.predict([z, labels], batch_size=batch_size, verbose=0)
+        return inference.run(generator, [z, tf.convert_to_tensor(labels)], batch_size)
 
     # ----------------------------------------------------------------- config
     def get_config(self):

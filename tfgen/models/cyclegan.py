@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfgen import distribute, io, losses, precision
+from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
@@ -519,11 +519,9 @@ class CycleGAN(keras.Model):
                 f"{direction} translates domain {domain} images of shape {expected}, got an "
                 f"array of shape {x.shape}; pass an [N, {', '.join(map(str, expected))}] array"
             )
-        outputs = [
-            generator(x[i : i + batch_size], training=False).numpy()
-            for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(outputs) if outputs else np.zeros((0, *expected), np.float32)
+        if len(x) == 0:
+            return np.zeros((0, *expected), np.float32)
+        return inference.run(generator, x, batch_size)
 
     # ----------------------------------------------------------------- training job hooks
     two_domains = True  # `tfgen train` passes --dataset-b to make_dataset

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import distribute, losses, precision
+from tfgen import distribute, inference, losses, precision
 from tfgen.errors import TfgenUsageError
 
 
@@ -237,7 +237,7 @@ class GAN(keras.Model):
             z = self.latent_noise(n, seed)
         z = self.check_latent(z)
         generator = self.sampling_generator if use_ema else self.generator
-        return generator.predict(z, batch_size=batch_size, verbose=0)
+        return inference.run(generator, z, batch_size)
 
     # ----------------------------------------------------------------- config
     def get_config(self):

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, data_paired, distribute, io, precision
+from tfgen import data, data_paired, distribute, inference, io, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks.patchgan import build_patchgan
@@ -247,7 +247,7 @@ class Pix2Pix(GAN):
         Args:
             x: uint8 [0, 255] or float [-1, 1] images [N, H, W, C_in] (or one [H, W, C_in]).
         """
-        return self.generator.predict(self.prepare_inputs(x), batch_size=batch_size, verbose=0)
+        return inference.run(self.generator, self.prepare_inputs(x), batch_size)
 
     def generate(self, n=None, z=None, seed=None, batch_size=256):
         raise TfgenUsageError(
