@@ -150,6 +150,9 @@ class VAE(keras.Model):
                 "expected float32 images in [-1, 1], got uint8; scale them with "
                 "tfgen.data.to_unit_range or load them with tfgen.data.load"
             )
+        images = tf.convert_to_tensor(images)
+        # Keras casts a mixed-precision model's inputs to float16; the VAE works in float32.
+        images = tf.cast(images, tf.float32) if images.dtype.is_floating else images
         images = tf.convert_to_tensor(images, tf.float32)
         got = tuple(images.shape[1:]) if images.shape.rank is not None else None
         if images.shape.rank != 4 or any(
