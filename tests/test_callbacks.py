@@ -131,3 +131,14 @@ def test_cgan_and_vae_runs_keep_a_best_model(kind, options, tmp_path, data_dir):
         np.testing.assert_allclose(
             scorer.samples()[:12], model.generate(labels=np.arange(12) % 10, seed=0), atol=1e-6
         )
+
+
+def test_the_last_epoch_is_scored_even_off_the_schedule(tmp_path, data_dir):
+    keras.utils.set_random_seed(0)
+    model = DCGAN(latent_dim=16, g_width=8, d_width=8)
+    model.compile()
+    ds = data.load("mnist", batch_size=32, data_dir=data_dir, limit=128, seed=0)
+    callback = callbacks.FIDCheckpoint("mnist", tmp_path, every=5, n=100, data_dir=data_dir)
+    model.fit(ds, epochs=2, callbacks=[callback], verbose=0)
+    assert [s["epoch"] for s in callback.scores] == [2]
+    assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 2

@@ -9,15 +9,20 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "augment",
     "callbacks",
     "data",
     "distribute",
     "export",
     "io",
+    "latent",
     "losses",
     "models",
+    "monitor",
     "networks",
+    "precision",
     "registry",
+    "reliability",
     "saving",
     "tflite",
     "training",

@@ -63,7 +63,7 @@ class FIDCheckpoint(keras.callbacks.Callback):
             `split` split is loaded, sized to the model, first `n` images), or images (uint8
             or floats in [-1, 1]; a dataset of images or `(images, labels)`).
         out_dir: str or path. Folder of `best.keras` and `best.json`.
-        every: int. Evaluate after every `every`-th epoch. Defaults to 1.
+        every: int. Evaluate after every `every`-th epoch and after the last. Defaults to 1.
         n: int. Generated samples (and real images when `real` is a dataset name).
             Defaults to 1000.
         extractor: str, path, FeatureExtractor or None. Feature extractor; None picks it from
@@ -190,7 +190,9 @@ class FIDCheckpoint(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        # The last epoch is always scored, so a run shorter than `every` still keeps a best.
+        last = (epoch + 1) == (self.params or {}).get("epochs")
+        if (epoch + 1) % self.every and not last:
             return
         result = self.score()
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in result.items()}}
