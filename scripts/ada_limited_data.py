@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-ARMS = ("none", "ada", "diffaugment")
+ARMS = ("none", "ada", "diffaugment", "ada_nocutout")
 
 
 def _images(split, n, data_dir):
@@ -51,18 +51,35 @@ def run_arm(arm, args):
     )
     real_test = _images("test", args.n, args.data_dir)
     options = {}
+    if arm == "ada_nocutout":  # ADA's own pipeline has no cutout (Karras et al. 2020, 'bgc')
+        options = dict(augment_transforms=["color", "translation"])
     if arm != "none":
-        options = dict(
-            augment=arm,
+        options.update(
+            augment=arm.split("_")[0],
             ada_target=args.ada_target,
             ada_interval=args.ada_interval,
             ada_speed_images=args.ada_speed_images,
         )
-    model = DCGAN(seed=args.seed, **options)
-    model.compile()
-    record = {"arm": arm, "options": options, "args": vars(args), "curve": [], "fid_curve": []}
-    start = time.time()
-    done = 0
+    out = pathlib.Path(args.out)
+    saved = out / f"{arm}.keras"
+    if args.resume and saved.exists():
+        # Carries on a finished arm: weights, optimizer state, ADA's p and the step clock.
+        import keras
+
+        model = keras.models.load_model(saved)
+        record = json.loads((out / f"{arm}.json").read_text())
+        done = int(model.step.numpy())
+        if done != record["curve"][-1]["step"]:
+            raise SystemExit(
+                f"{saved} is at step {done}, its record at {record['curve'][-1]['step']}"
+            )
+        print(f"[{arm}] resumed at step {done}", flush=True)
+    else:
+        model = DCGAN(seed=args.seed, **options)
+        model.compile()
+        record = {"arm": arm, "options": options, "args": vars(args), "curve": [], "fid_curve": []}
+        done = 0
+    start = time.time() - record.get("wall_s", 0.0)
     while done < args.steps:
         chunk = min(args.log_every, args.steps - done)
         history = model.fit(train, steps_per_epoch=chunk, epochs=1, verbose=0)
@@ -80,7 +97,6 @@ def run_arm(arm, args):
     record["fid"] = record["fid_curve"][-1]["fid"]
     record["best_fid"] = min(p["fid"] for p in record["fid_curve"])
     record["wall_s"] = round(time.time() - start, 1)
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{arm}.json").write_text(json.dumps(record, indent=1))
     model.save(out / f"{arm}.keras")
@@ -136,7 +152,7 @@ def summarize(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--arms", default="none,ada", help="comma-separated: none, ada, diffaugment"
+        "--arms", default="none,ada", help="comma-separated: none, ada, diffaugment, ada_nocutout"
     )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -156,6 +172,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default="runs/ada_limited_data")
     parser.add_argument("--summarize", action="store_true", help="only print the table")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue saved arms in --out up to --steps"
+    )
     args = parser.parse_args(argv)
     if not args.summarize:
         for arm in args.arms.split(","):

@@ -246,7 +246,7 @@ class Augmenter(keras.layers.Layer):
         }
 
 
-def get(augment, target=0.6, interval=4, speed_images=500_000, seed=0):
+def get(augment, target=0.6, interval=4, speed_images=500_000, seed=0, transforms=TRANSFORMS):
     """An `Augmenter` for a model's `augment` option (None gives None)."""
     if augment is None or augment == "none":
         return None
@@ -261,6 +261,7 @@ def get(augment, target=0.6, interval=4, speed_images=500_000, seed=0):
         target=target,
         interval=interval,
         speed_images=speed_images,
+        transforms=transforms,
         seed=seed,
         name=f"augment_{augment}",
     )

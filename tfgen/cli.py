@@ -60,6 +60,9 @@ def cmd_train(args):
         options={
             **_parse_options(args.option),
             **({"ema": args.ema} if args.ema is not None else {}),
+            **({"augment": args.augment} if args.augment else {}),
+            **({"r1_gamma": args.r1} if args.r1 is not None else {}),
+            **({"spectral_norm": True} if args.spectral_norm else {}),
         },
         verbose=1 if sys.stdout.isatty() else 2,
         task=args.task,
@@ -330,6 +333,24 @@ def build_parser():
         help="dcgan, wgan_gp, cgan: watch training health (mode collapse, D over-powering, "
         "divergence, NaN) and warn with what to try; 'stop' also stops at the first alarm, "
         "keeping RUN_DIR/last_good.keras",
+    )
+    p.add_argument(
+        "--augment",
+        choices=("diffaugment", "ada"),
+        help="dcgan, wgan_gp, cgan: differentiable augmentation of the discriminator's inputs; "
+        "ada adapts its probability (see --option ada_target=0.6, ada_interval=4)",
+    )
+    p.add_argument(
+        "--r1",
+        type=float,
+        metavar="GAMMA",
+        help="dcgan, wgan_gp, cgan: R1 gradient penalty on real images with weight GAMMA, e.g. 10",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action="store_true",
+        help="dcgan, cgan: spectral normalization of the discriminator's layers (replaces its "
+        "BatchNorm)",
     )
     p.add_argument(
         "--task",

@@ -95,6 +95,8 @@ class ConditionalGAN(GAN):
         conditioning: str. `"projection"` (default) or `"concat"`.
         d_normalization: str. Discriminator normalization: `"batch"` (default), `"layer"`,
             `"none"`.
+        spectral_norm: bool. Spectral normalization of the discriminator's layers (instead of
+            its normalization layers). Defaults to False.
         generator, discriminator: keras.Model. Custom networks: `[z, labels] -> images` and
             `[images, labels] -> logits`.
         seed: int. Seeds the training noise.
@@ -112,6 +114,7 @@ class ConditionalGAN(GAN):
         embedding_dim=32,
         conditioning="projection",
         d_normalization="batch",
+        spectral_norm=False,
         generator=None,
         discriminator=None,
         seed=0,
@@ -132,6 +135,7 @@ class ConditionalGAN(GAN):
             num_classes=num_classes,
             width=d_width,
             normalization=d_normalization,
+            spectral_norm=spectral_norm,
         )
         if len(generator.inputs) != 2 or len(discriminator.inputs) != 2:
             raise TfgenUsageError(
@@ -146,6 +150,7 @@ class ConditionalGAN(GAN):
         self.embedding_dim = embedding_dim
         self.conditioning = conditioning
         self.d_normalization = d_normalization
+        self.spectral_norm = bool(spectral_norm)
         # Created here, in the strategy scope: a metric first created inside the replica
         # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
         for name in METRICS:
@@ -208,23 +213,30 @@ class ConditionalGAN(GAN):
         z = self.training_noise(batch, salt=SALT_TRAIN)
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator([z, labels], training=True)
-            real_logits = self.discriminator([real, labels], training=True)
-            fake_logits = self.discriminator([fake, labels], training=True)
+            real_seen, fake_seen = self.augment_pair(real, fake)
+            real_logits = self.discriminator([real_seen, labels], training=True)
+            fake_logits = self.discriminator([fake_seen, labels], training=True)
             d_loss, d_loss_local = self._d_loss(real_logits, fake_logits)
+            r1 = self.r1_loss(real_seen, lambda x: self.discriminator([x, labels], training=True))
+            if r1 is not None:
+                d_loss += r1[0]
             g_loss, g_loss_local = self._g_loss(fake_logits)
         # Both gradients come from the same pass; each optimizer touches only its network.
         precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
         precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
         self.update_ema()
-        return self.update_trackers(
+        ada = self.augment_update(real_logits)
+        logs = self.update_trackers(
             {
                 "d_loss": d_loss_local,
                 "g_loss": g_loss_local,
                 "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
                 "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
+                **({"r1": r1[1]} if r1 is not None else {}),
             }
         )
+        return {**logs, **ada}
 
     def test_step(self, data):
         real, labels = self.unpack(data)
@@ -282,4 +294,5 @@ class ConditionalGAN(GAN):
             "embedding_dim": self.embedding_dim,
             "conditioning": self.conditioning,
             "d_normalization": self.d_normalization,
+            **({"spectral_norm": True} if self.spectral_norm else {}),
         }

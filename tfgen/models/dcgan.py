@@ -26,6 +26,8 @@ class DCGAN(GAN):
         g_width: int. Generator width (channels of its last hidden layer). Defaults to 32.
         d_width: int. Discriminator width (channels of its first layer). Defaults to 64.
         update: str. `"simultaneous"` or `"alternating"`.
+        spectral_norm: bool. Spectral normalization of the discriminator's layers (instead of
+            its BatchNorm). Defaults to False.
         generator, discriminator: keras.Model. Custom networks (override the builders).
         seed: int. Seeds the training noise.
     """
@@ -39,6 +41,7 @@ class DCGAN(GAN):
         g_width=32,
         d_width=64,
         update="simultaneous",
+        spectral_norm=False,
         generator=None,
         discriminator=None,
         seed=0,
@@ -48,11 +51,14 @@ class DCGAN(GAN):
             raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
         image_shape = dcgan_networks.check_image_shape(image_shape)
         generator = generator or dcgan_networks.build_generator(image_shape, latent_dim, g_width)
-        discriminator = discriminator or dcgan_networks.build_discriminator(image_shape, d_width)
+        discriminator = discriminator or dcgan_networks.build_discriminator(
+            image_shape, d_width, spectral_norm=spectral_norm
+        )
         super().__init__(generator, discriminator, seed=seed, **kwargs)
         self.g_width = g_width
         self.d_width = d_width
         self.update = update
+        self.spectral_norm = bool(spectral_norm)
 
     def _d_loss(self, real_logits, fake_logits):
         per_example = self.discriminator_loss(real_logits, fake_logits)
@@ -71,28 +77,36 @@ class DCGAN(GAN):
         z = self.training_noise(batch, salt=1)
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator(z, training=True)
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_seen, fake_seen = self.augment_pair(real, fake)
+            real_logits = self.discriminator(real_seen, training=True)
+            fake_logits = self.discriminator(fake_seen, training=True)
             d_loss, d_loss_local = self._d_loss(real_logits, fake_logits)
+            r1 = self.r1_loss(real_seen)
+            if r1 is not None:
+                d_loss += r1[0]
             if self.update == "simultaneous":
                 g_loss, g_loss_local = self._g_loss(fake_logits)
         precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
         if self.update == "alternating":
             z = self.training_noise(batch, salt=2)
             with tf.GradientTape(persistent=True) as tape:
-                fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+                fake_seen = self.augment_images(self.generator(z, training=True), salt=3)
+                fake_logits = self.discriminator(fake_seen, training=True)
                 g_loss, g_loss_local = self._g_loss(fake_logits)
         precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
         self.update_ema()
-        return self.update_trackers(
+        ada = self.augment_update(real_logits)
+        logs = self.update_trackers(
             {
                 "d_loss": d_loss_local,
                 "g_loss": g_loss_local,
                 "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
                 "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
+                **({"r1": r1[1]} if r1 is not None else {}),
             }
         )
+        return {**logs, **ada}
 
     def test_step(self, data):
         real = unpack_images(data)
@@ -121,4 +135,5 @@ class DCGAN(GAN):
             "g_width": self.g_width,
             "d_width": self.d_width,
             "update": self.update,
+            **({"spectral_norm": True} if self.spectral_norm else {}),
         }

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import augment as augment_lib
 from tfgen import distribute, inference, losses, precision
 from tfgen.errors import TfgenUsageError
 
@@ -57,6 +58,17 @@ class GAN(keras.Model):
             the generator's weights (decay `ema`, warmed up as min(ema, (1+t)/(10+t)) over
             generator step t), used for sampling, evaluation and export. None (default): no
             average, sampling uses the generator itself.
+        augment: None, `"diffaugment"` or `"ada"`. Differentiable augmentation of every image
+            the discriminator sees (real and generated, also in the generator's pass), see
+            `tfgen.augment`. None (default): no augmentation.
+        ada_target: float. ADA's target for r_t = E[sign(D(x_real))]. Defaults to 0.6.
+        ada_interval: int. ADA adjusts p every this many steps. Defaults to 4.
+        ada_speed_images: int. Real images over which ADA's p can go from 0 to 1. Defaults to
+            500,000.
+        augment_transforms: sequence of `"color"`, `"translation"`, `"cutout"`. Defaults to all
+            three (DiffAugment's policy); ADA's paper uses no cutout.
+        r1_gamma: float. Weight of the R1 penalty gamma/2 E||grad_x D(x_real)||^2 added to the
+            discriminator's loss (Mescheder et al. 2018). 0 (default): off.
     """
 
     default_g_optimizer = staticmethod(default_adam)
@@ -68,11 +80,35 @@ class GAN(keras.Model):
     # Whether `train_step` calls `update_ema` after its generator update (see `ema`).
     supports_ema = True
 
-    def __init__(self, generator, discriminator, seed=0, ema=None, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        seed=0,
+        ema=None,
+        augment=None,
+        ada_target=0.6,
+        ada_interval=4,
+        ada_speed_images=500_000,
+        augment_transforms=augment_lib.TRANSFORMS,
+        r1_gamma=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
+        self.augmenter = augment_lib.get(
+            augment,
+            ada_target,
+            ada_interval,
+            ada_speed_images,
+            seed=self.seed,
+            transforms=tuple(augment_transforms),
+        )
+        self.r1_gamma = float(r1_gamma or 0.0)
+        if self.r1_gamma < 0:
+            raise TfgenUsageError(f"r1_gamma must be >= 0, got {r1_gamma}")
         self.ema = check_ema(ema)
         if self.ema is not None and not self.supports_ema:
             raise TfgenUsageError(f"{type(self).__name__} keeps no generator EMA; drop ema")
@@ -127,7 +163,7 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self._compile_args = dict(steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-        for name in self.metric_names:
+        for name in (*self.metric_names, *(("r1",) if self.r1_gamma else ())):
             self.tracker(name)
 
     def get_compile_config(self):
@@ -198,6 +234,60 @@ class GAN(keras.Model):
             )
         return z
 
+    # ----------------------------------------------------------------- regularizers
+    def augment_pair(self, real, fake, salt=0):
+        """Real and generated images as the discriminator sees them (augmented when enabled).
+
+        Both get the same pipeline with their own random draws; differentiable, so call it in
+        the generator's pass too. `salt` separates several calls in one step.
+        """
+        return self.augment_images(real, 2 * salt + 1), self.augment_images(fake, 2 * salt + 2)
+
+    def augment_images(self, images, salt):
+        """One batch as the discriminator sees it; `salt` picks this batch's random draws."""
+        if self.augmenter is None:
+            return images
+        return self.augmenter(images, step=self.step, salt=salt)
+
+    def augment_update(self, real_logits):
+        """ADA's p update from D's logits on (augmented) reals; returns its metrics, or {}."""
+        if self.augmenter is None:
+            return {}
+        return self.augmenter.update(real_logits)
+
+    def r1_loss(self, real, critic=None):
+        """(gamma/2 R1 over the global batch, this replica's mean R1 for the metric), or None.
+
+        Call inside the discriminator's tape; `real` is what D sees (augmented when enabled).
+        `critic` maps images to logits (default: the discriminator in training mode).
+        """
+        if not self.r1_gamma:
+            return None
+        if critic is None:
+
+            def critic(x):
+                return self.discriminator(x, training=True)
+
+        per_example = losses.r1_penalty(critic, real)
+        return 0.5 * self.r1_gamma * distribute.global_mean(per_example), tf.reduce_mean(
+            per_example
+        )
+
+    def _regularizer_config(self):
+        config = {}
+        if self.augmenter is not None:
+            config.update(
+                augment=self.augmenter.mode,
+                ada_target=self.augmenter.target,
+                ada_interval=self.augmenter.interval,
+                ada_speed_images=self.augmenter.speed_images,
+            )
+            if self.augmenter.transforms != augment_lib.TRANSFORMS:
+                config["augment_transforms"] = list(self.augmenter.transforms)
+        if self.r1_gamma:
+            config["r1_gamma"] = self.r1_gamma
+        return config
+
     # ----------------------------------------------------------------- sampling
     @property
     def sampling_generator(self):
@@ -246,6 +336,7 @@ class GAN(keras.Model):
             "discriminator": keras.layers.serialize(self.discriminator),
             "seed": self.seed,
             **({"ema": self.ema} if self.ema is not None else {}),
+            **self._regularizer_config(),
             "name": self.name,
         }
 

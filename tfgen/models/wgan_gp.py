@@ -119,7 +119,8 @@ class WGANGP(GAN):
         """Per-example critic losses, for one slice of real and generated images.
 
         Returns a dict of per-example tensors [B]: `loss` (adversarial + gp_weight * penalty),
-        `gradient_penalty`, and `wasserstein` (D(x) - D(G(z)), the Wasserstein estimate).
+        `gradient_penalty`, `wasserstein` (D(x) - D(G(z)), the Wasserstein estimate) and
+        `real_logits` (D(x), for ADA's statistic).
         """
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(fake, training=training)
@@ -131,6 +132,7 @@ class WGANGP(GAN):
             "loss": adversarial + self.gp_weight * penalty,
             "gradient_penalty": penalty,
             "wasserstein": tf.reshape(real_logits - fake_logits, [-1]),
+            "real_logits": tf.reshape(real_logits, [-1]),
         }
 
     # ----------------------------------------------------------------- updates
@@ -145,13 +147,20 @@ class WGANGP(GAN):
         fake = self.generator(z, training=True)
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
+            real, fake = self.augment_pair(real, fake, salt=iteration)
             per_example = self.critic_losses(real, fake, weights, training=True)
             loss = distribute.global_mean(per_example["loss"])
+            r1 = self.r1_loss(real)
+            if r1 is not None:
+                loss += r1[0]
         precision.apply_loss_gradients(tape, loss, (self.d_optimizer, d_vars))
         return {
             "critic_loss": tf.reduce_mean(per_example["loss"]),
             "gradient_penalty": tf.reduce_mean(per_example["gradient_penalty"]),
             "wasserstein": tf.reduce_mean(per_example["wasserstein"]),
+            **({"r1": r1[1]} if r1 is not None else {}),
+            # ADA's p and r_t: logged as they are, not averaged by a tracker.
+            **self.augment_update(per_example["real_logits"]),
         }
 
     def generator_step(self, batch_size):
@@ -159,7 +168,9 @@ class WGANGP(GAN):
         z = self.training_noise(batch_size, salt=SALT_GENERATOR_NOISE)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            fake = self.generator(z, training=True)
+            fake = self.augment_images(fake, salt=2 * self.n_critic + 2)
+            fake_logits = self.discriminator(fake, training=True)
             per_example = self.generator_loss(fake_logits)
             loss = distribute.global_mean(per_example)
         precision.apply_loss_gradients(tape, loss, (self.g_optimizer, g_vars))
@@ -192,9 +203,11 @@ class WGANGP(GAN):
         slices, size = self.critic_slices(real)
         # A Python loop: n_critic is fixed, so the updates unroll into one graph (XLA-friendly).
         for i, real_slice in enumerate(slices):
-            logs = self.update_trackers(self.critic_step(real_slice, i))
+            step_logs = self.critic_step(real_slice, i)
+            ada = {k: step_logs.pop(k) for k in ("ada_p", "ada_rt") if k in step_logs}
+            logs = self.update_trackers(step_logs)
         g_loss = self.generator_step(size)
-        return {**logs, **self.update_trackers({"g_loss": g_loss})}
+        return {**logs, **self.update_trackers({"g_loss": g_loss}), **ada}
 
     def test_step(self, data):
         real = unpack_images(data)

@@ -78,10 +78,13 @@ def _normalization(kind, name):
     raise TfgenUsageError(f"unknown normalization {kind!r}; use 'batch', 'layer' or 'none'")
 
 
-def _conv_trunk(x, size, width, normalization, dropout):
+def _conv_trunk(x, size, width, normalization, dropout, spectral_norm=False):
     n_down = 2 if size == 28 else (3 if size == 32 else 4)
+    if spectral_norm:
+        normalization = "none"  # BatchNorm would undo the Lipschitz bound
     for i in range(n_down):
-        x = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")(x)
+        conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
+        x = dcgan_networks.with_spectral_norm(conv, spectral_norm)(x)
         norm = _normalization(normalization, f"block{i}_norm") if i > 0 else None
         if norm is not None:
             x = norm(x)
@@ -98,6 +101,7 @@ def build_projection_discriminator(
     normalization="batch",
     dropout=0.0,
     name="discriminator",
+    spectral_norm=False,
 ):
     """Projection discriminator `[images, labels] -> logit` (Miyato & Koyama 2018).
 
@@ -111,13 +115,16 @@ def build_projection_discriminator(
         width: int. Channels of the first conv; later ones double. Defaults to 64.
         normalization: str. `"batch"` (default), `"layer"` or `"none"`; never on the first layer.
         dropout: float. Dropout after each block. Defaults to 0.
+        spectral_norm: bool. Spectral normalization of the convs and the logit head (the
+            normalization layers are dropped). Defaults to False.
     """
     size, _, _ = dcgan_networks.check_image_shape(image_shape)
     num_classes = check_num_classes(num_classes)
     images = keras.Input(image_shape, name="images")
     labels = label_input()
-    features = _conv_trunk(images, size, width, normalization, dropout)
-    unconditional = layers.Dense(1, name="logit")(features)
+    features = _conv_trunk(images, size, width, normalization, dropout, spectral_norm)
+    head = dcgan_networks.with_spectral_norm(layers.Dense(1, name="logit"), spectral_norm)
+    unconditional = head(features)
     embedded = layers.Embedding(num_classes, features.shape[-1], name="label_projection")(labels)
     projection = layers.Dot(axes=1, name="projection")([embedded, features])
     logits = layers.Add(dtype="float32", name="logits")([unconditional, projection])
@@ -131,6 +138,7 @@ def build_concat_discriminator(
     normalization="batch",
     dropout=0.0,
     name="discriminator",
+    spectral_norm=False,
 ):
     """Discriminator `[images, labels] -> logit` that sees the label as an extra channel.
 
@@ -146,8 +154,10 @@ def build_concat_discriminator(
     label_map = layers.Embedding(num_classes, size * width_px, name="label_map")(labels)
     label_map = layers.Reshape((size, width_px, 1), name="label_map_grid")(label_map)
     x = layers.Concatenate(name="image_and_label")([images, label_map])
-    features = _conv_trunk(x, size, width, normalization, dropout)
-    logits = layers.Dense(1, dtype="float32", name="logit")(features)
+    features = _conv_trunk(x, size, width, normalization, dropout, spectral_norm)
+    logits = dcgan_networks.with_spectral_norm(
+        layers.Dense(1, dtype="float32", name="logit"), spectral_norm
+    )(features)
     return keras.Model([images, labels], logits, name=name)
 
 
