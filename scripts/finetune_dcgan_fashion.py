@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, transfer
+from tfgen import data, saving, transfer
 from tfgen.evaluation import metrics
 from tfgen.evaluation.features import get_extractor
 from tfgen.models import DCGAN
@@ -172,7 +172,18 @@ def main(argv=None):
         )
         tuned = run("finetuned_from_" + args.source, args.source, **common)
         keras.utils.set_random_seed(args.seed)
-        scratch = run("from_scratch", DCGAN(seed=args.seed), **common)
+        # The same configuration as the source (its EMA included), fresh weights: only the
+        # starting point differs between the two runs.
+        source_config = saving.load_model(args.source, compile=False).get_config()
+        fresh = DCGAN(
+            image_shape=source_config["image_shape"],
+            latent_dim=source_config["latent_dim"],
+            g_width=source_config["g_width"],
+            d_width=source_config["d_width"],
+            ema=source_config.get("ema"),
+            seed=args.seed,
+        )
+        scratch = run("from_scratch", fresh, **common)
         target = scratch["curve"][-1][1]
         reached = steps_to_reach(tuned["curve"], target)
         table = budget_table(tuned["curve"], scratch["curve"])
