@@ -61,6 +61,21 @@ def test_tf_config_and_free_ports():
     assert command[-2:] == ["--strategy", "multiworker"]
 
 
+def test_a_failing_worker_stops_the_others():
+    # Worker 1 fails at once; worker 0 would wait for it (here: sleep) until stopped.
+    program = (
+        "import json, os, sys, time\n"
+        "index = json.loads(os.environ['TF_CONFIG'])['task']['index']\n"
+        "print('started', index, flush=True)\n"
+        "sys.exit(3) if index == 1 else time.sleep(300)\n"
+    )
+    log = io.StringIO()
+    codes = launcher.launch([sys.executable, "-c", program], workers=2, out=log)
+    assert codes[1] == 3
+    assert codes[0] not in (0, None)  # terminated, not left running
+    assert "[worker 0] started 0" in log.getvalue() and "[worker 1] started 1" in log.getvalue()
+
+
 def test_two_workers_train_dcgan_in_lockstep_and_only_the_chief_writes(tmp_path, mnist_dir):
     out, report, scratch = tmp_path / "run", tmp_path / "report", tmp_path / "tmp"
     report.mkdir()
