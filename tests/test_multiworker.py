@@ -121,3 +121,32 @@ def test_two_workers_train_dcgan_in_lockstep_and_only_the_chief_writes(tmp_path,
         "logs",
         "checkpoints",
     }
+
+
+class _FakeStrategy:
+    """Just what `distribute.is_chief` reads from a MultiWorkerMirroredStrategy."""
+
+    def __init__(self, cluster, task_type, task_id):
+        import tensorflow as tf
+
+        self.extended = type("Extended", (), {"_in_multi_worker_mode": lambda self: True})()
+        self.cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+        )
+
+
+def test_chief_is_the_chief_task_else_worker_0(tmp_path):
+    from tfgen import distribute
+
+    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    with_chief = {"chief": ["127.0.0.1:3"], **workers}
+    assert distribute.is_chief(_FakeStrategy(workers, "worker", 0))
+    assert not distribute.is_chief(_FakeStrategy(workers, "worker", 1))
+    assert distribute.is_chief(_FakeStrategy(with_chief, "chief", 0))
+    assert not distribute.is_chief(_FakeStrategy(with_chief, "worker", 0))
+    with distribute.output_dir(tmp_path / "run", _FakeStrategy(workers, "worker", 1)) as where:
+        assert where != tmp_path / "run" and where.is_dir()
+        (where / "model.keras").write_text("scratch")
+    assert not where.exists()
+    with distribute.output_dir(tmp_path / "run", _FakeStrategy(workers, "worker", 0)) as where:
+        assert where == tmp_path / "run"
