@@ -177,6 +177,23 @@ def test_model_file_save_failing_keeps_old_model(tmp_path, monkeypatch, tiny_gan
     assert saving.load_model(target, compile=False).generator.count_params() > 0
 
 
+def test_temporaries_of_a_killed_write_are_removed_on_resume(tmp_path, tiny_gan):
+    folder = tmp_path / "checkpoints"
+    checkpoint = reliability.StepCheckpoint(folder, steps_per_epoch=10)
+    checkpoint.set_model(tiny_gan)
+    checkpoint.save(10)
+    # What a SIGKILL inside `atomic_path` leaves: its hidden folder with a partial file.
+    stale = folder / ".step_00000013.weights.h5.abc123.tmp"
+    stale.mkdir()
+    (stale / "step_00000013.weights.h5").write_bytes(b"partial")
+    assert reliability.StepCheckpoint(folder, steps_per_epoch=10).restore(tiny_gan) == 10
+    assert _listing(tmp_path) == [
+        "checkpoints",
+        "checkpoints/step_00000010.weights.h5",
+        f"checkpoints/{reliability.METADATA}",
+    ]
+
+
 @pytest.mark.parametrize("fail", ["weights", "weights_rename", "metadata_rename"])
 def test_checkpoint_failing_keeps_previous_checkpoint(tmp_path, monkeypatch, tiny_gan, fail):
     folder = tmp_path / "checkpoints"

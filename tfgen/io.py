@@ -80,6 +80,16 @@ def atomic_path(path, is_dir=False):
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO, errno.EFBIG}
 
 
+def remove_stale_temporaries(folder):
+    """Deletes the temporary folders `atomic_path` left in `folder` when a process was killed
+    mid-write (its cleanup never ran). Only for folders no other process is writing into."""
+    folder = pathlib.Path(folder)
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
 def make_folder(path):
     """`mkdir -p path`; a path that cannot be a folder is a usage error naming it."""
     path = pathlib.Path(path)

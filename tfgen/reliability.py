@@ -157,6 +157,7 @@ class StepCheckpoint(keras.callbacks.Callback):
     # ----------------------------------------------------------------- restore
     def restore(self, model):
         """Loads the last checkpoint into `model`; returns its global step (0 when none)."""
+        io.remove_stale_temporaries(self.directory)  # from a run killed mid-write
         meta = read_metadata(self.directory)
         if meta is None:
             return 0
@@ -217,13 +218,16 @@ class StepCheckpoint(keras.callbacks.Callback):
         """Deletes the checkpoints once the run's model file is safely written."""
         for path in list(self.directory.glob("step_*.weights.h5")) + [self.directory / METADATA]:
             path.unlink(missing_ok=True)
+        io.remove_stale_temporaries(self.directory)
         try:
             self.directory.rmdir()
         except OSError:
             pass  # something else lives there; leave it
 
 
-def resumed_fit(model, datasets, start_step, epochs, steps_per_epoch, callbacks, verbose):
+def resumed_fit(
+    model, dataset, start_step, epochs, steps_per_epoch, callbacks, verbose, remake=None
+):
     """`model.fit` over `epochs` of `steps_per_epoch`, starting at global step `start_step`.
 
     The batches already consumed are skipped, so the data is at the same position as in an
@@ -231,18 +235,21 @@ def resumed_fit(model, datasets, start_step, epochs, steps_per_epoch, callbacks,
     those of the uninterrupted run.
 
     Args:
-        datasets: callable returning the seeded, repeating training pipeline. Each `fit` gets
-            a fresh one: iterating one `tf.data` object twice reshuffles differently, while a
-            fresh object replays the order of a fresh process.
+        dataset: the seeded, repeating training pipeline, not iterated yet.
+        remake: callable or None. Makes that pipeline again for the `fit` after a partial
+            epoch. A seeded `shuffle` draws each new iterator's order from a generator shared
+            by the iterators of one dataset object (and advanced by their prefetching), so a
+            second iterator over `dataset` would not replay an uninterrupted run's order;
+            a new object does. Without it, `dataset` is reused (order then not exact).
 
     Returns:
         dict: the merged `History.history`.
     """
     history = {}
 
-    def run(skip, initial_epoch, last_epoch, steps):
+    def run(dataset, skip, initial_epoch, last_epoch, steps):
         h = model.fit(
-            datasets().skip(skip),
+            dataset.skip(skip),
             initial_epoch=initial_epoch,
             epochs=last_epoch,
             steps_per_epoch=steps,
@@ -257,8 +264,9 @@ def resumed_fit(model, datasets, start_step, epochs, steps_per_epoch, callbacks,
     if start_step:
         print(f"resuming at step {start_step} (epoch {epoch + 1}, batch {batch})", flush=True)
     if batch:
-        run(start_step, epoch, epoch + 1, steps_per_epoch - batch)
+        run(dataset, start_step, epoch, epoch + 1, steps_per_epoch - batch)
         epoch += 1
+        dataset = remake() if remake is not None else dataset
     if epoch < epochs:
-        run(epoch * steps_per_epoch, epoch, epochs, steps_per_epoch)
+        run(dataset, epoch * steps_per_epoch, epoch, epochs, steps_per_epoch)
     return history

@@ -205,6 +205,8 @@ def train(
     # Only the chief's files are kept; every worker still saves (see distribute.output_dir).
     with distribute.output_dir(out, strategy) as out:
         io.make_folder(out)
+        for folder in (out, out / "samples"):  # half-written files of a killed earlier run
+            io.remove_stale_temporaries(folder)
         # Resume: the whole model state at the last checkpoint's step; the data is re-made
         # from the same seed and the consumed batches skipped; GAN noise is keyed by the step.
         checkpoint = reliability.StepCheckpoint(
@@ -239,16 +241,15 @@ def train(
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
             *(extra_callbacks or []),
         ]
-        made = [ds]
-
-        def datasets():
-            # The first fit takes the pipeline made above; a second one (after a resumed partial
-            # epoch) a fresh one, whose shuffle order replays an uninterrupted run's.
-            fresh = made.pop() if made else make_dataset(*dataset_args)
-            return fresh.repeat()
-
         history = reliability.resumed_fit(
-            model, datasets, start_step, n_epochs, steps_per_epoch, cbs, verbose
+            model,
+            ds.repeat(),
+            start_step,
+            n_epochs,
+            steps_per_epoch,
+            cbs,
+            verbose,
+            remake=lambda: make_dataset(*dataset_args).repeat(),
         )
         reliability.check_finite_weights(model, out / "model.keras")
         with io.atomic_path(out / "model.keras") as tmp:
