@@ -714,7 +714,7 @@ def finetune(
         cbs.append(BlockLearningRates(lr_decay))
     history = reliability.resumed_fit(
         model,
-        ds.repeat,  # checkpoints fall on epoch ends: one `fit`, one pipeline
+        ds.repeat(),
         start_step,
         n_epochs,
         steps_per_epoch,
