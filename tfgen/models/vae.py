@@ -314,6 +314,15 @@ class VAE(keras.Model):
 
     # Keras API.
 
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`, and the optimizer's slots built now (in the strategy scope).
+
+        Slots first created inside the traced `train_step` make `fit` trace it twice.
+        """
+        super().compile(*args, **kwargs)
+        if self.optimizer is not None:
+            self.optimizer.build(self.trainable_variables)
+
     def call(self, inputs, training=False):
         """Reconstructs images in [-1, 1] from the posterior mean (deterministic)."""
         posterior = self.encode(inputs, training=training)
