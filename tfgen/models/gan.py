@@ -253,7 +253,8 @@ class GAN(keras.Model):
         """ADA's p update from D's logits on (augmented) reals; returns its metrics, or {}."""
         if self.augmenter is None:
             return {}
-        return self.augmenter.update(real_logits)
+        # Shaped like the trackers' logs ([1] under multi-worker, tensorflow#72388).
+        return distribute.fit_logs(self.augmenter.update(real_logits))
 
     def r1_loss(self, real, critic=None):
         """(gamma/2 R1 over the global batch, this replica's mean R1 for the metric), or None.
