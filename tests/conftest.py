@@ -47,3 +47,53 @@ def mnist_test_arrays(mnist_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Trains one model on one device and the same model (same weights, same seed) on two logical
+# CPU devices under MirroredStrategy, 3 steps at global batch 8, in a fresh process (logical
+# devices must be set before TensorFlow starts). `report` is Python that prints one JSON line
+# from `single`, `mirrored`, their histories `logs_1`/`logs_2` and `worst(vars_a, vars_b)`.
+TWO_REPLICAS = """
+import json, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from tfgen import models
+images = np.random.default_rng(0).uniform(-1, 1, (24, 28, 28, 1)).astype(np.float32)
+def build(strategy):
+    with strategy.scope():
+        model = models.{model}
+        model.compile(g_optimizer=keras.optimizers.SGD({lr}), d_optimizer=keras.optimizers.SGD({lr}))
+    return model
+single = build(tf.distribute.get_strategy())
+mirrored = build(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+mirrored.set_weights(single.get_weights())
+ds = tf.data.Dataset.from_tensor_slices(images).batch(8)
+logs_1 = single.fit(ds, epochs=1, verbose=0).history
+logs_2 = mirrored.fit(ds, epochs=1, verbose=0).history
+def worst(vars_a, vars_b):
+    return max(
+        float(np.max(np.abs(a.numpy() - b.numpy()) / (np.abs(a.numpy()) + 1e-3)))
+        for a, b in zip(vars_a, vars_b)
+    )
+{report}
+"""
+
+
+@pytest.fixture(scope="session")
+def two_replica_run():
+    """`run(model, lr, report) -> dict`: see TWO_REPLICAS; `model` is e.g. "DCGAN(seed=3)"."""
+    import json
+    import subprocess
+    import sys
+
+    def run(model, lr, report):
+        script = TWO_REPLICAS.format(model=model, lr=lr, report=report)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    return run

@@ -12,44 +12,17 @@ from tfgen.errors import TfgenUsageError
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
-# 3 steps at global batch 8: one device vs two replicas of 4, same initial weights and seed.
-EQUIVALENCE = """
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
-from tfgen.models import DCGAN
-images = np.random.default_rng(0).uniform(-1, 1, (24, 28, 28, 1)).astype(np.float32)
-def build(strategy):
-    with strategy.scope():
-        model = DCGAN(latent_dim=8, g_width=8, d_width=8, seed=3)
-        model.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
-    return model
-single = build(tf.distribute.get_strategy())
-mirrored = build(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-mirrored.set_weights(single.get_weights())
-ds = tf.data.Dataset.from_tensor_slices(images).batch(8)
-logs_1 = single.fit(ds, epochs=1, verbose=0).history
-logs_2 = mirrored.fit(ds, epochs=1, verbose=0).history
-worst = max(
-    float(np.max(np.abs(a.numpy() - b.numpy()) / (np.abs(a.numpy()) + 1e-3)))
-    for a, b in zip(single.weights, mirrored.weights)
-)
-print("WORST", worst, "D_LOSS", logs_1["d_loss"][0], logs_2["d_loss"][0])
-"""
 
-
-def test_mirrored_dcgan_matches_one_device():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-c", EQUIVALENCE], env=env, capture_output=True, text=True, timeout=600
+def test_mirrored_dcgan_matches_one_device(two_replica_run):
+    # 3 steps at global batch 8: one device vs two replicas of 4, same initial weights and seed.
+    result = two_replica_run(
+        "DCGAN(latent_dim=8, g_width=8, d_width=8, seed=3)",
+        lr=0.05,
+        report='print(json.dumps({"worst": worst(single.weights, mirrored.weights), '
+        '"single": logs_1["d_loss"][0], "mirrored": logs_2["d_loss"][0]}))',
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    fields = result.stdout.split()
-    worst = float(fields[fields.index("WORST") + 1])
-    d_single, d_mirrored = (float(v) for v in fields[fields.index("D_LOSS") + 1 :][:2])
-    assert worst < 1e-4, result.stdout
-    assert abs(d_single - d_mirrored) < 1e-4 * abs(d_single)
+    assert result["worst"] < 1e-4, result
+    assert abs(result["single"] - result["mirrored"]) < 1e-4 * abs(result["single"])
 
 
 def test_global_mean_divides_by_the_global_batch():
@@ -114,44 +87,12 @@ def test_jit_flag():
 # WGAN-GP: 3 steps of n_critic=2 critic updates with the gradient penalty, global batch 8 on
 # 2 replicas vs one device. Measured by hand: worst relative weight difference 8.8e-6; with
 # each replica dividing by its own batch (no global-batch scaling) it was 60.
-WGAN_GP_EQUIVALENCE = """
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
-from tfgen.models import WGANGP
-images = np.random.default_rng(0).uniform(-1, 1, (24, 28, 28, 1)).astype(np.float32)
-def build(strategy):
-    with strategy.scope():
-        model = WGANGP(latent_dim=8, g_width=8, d_width=8, n_critic=2, seed=3)
-        model.compile(g_optimizer=keras.optimizers.SGD(0.01), d_optimizer=keras.optimizers.SGD(0.01))
-    return model
-single = build(tf.distribute.get_strategy())
-mirrored = build(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-mirrored.set_weights(single.get_weights())
-ds = tf.data.Dataset.from_tensor_slices(images).batch(8)
-logs_1 = single.fit(ds, epochs=1, verbose=0).history
-logs_2 = mirrored.fit(ds, epochs=1, verbose=0).history
-worst = max(
-    float(np.max(np.abs(a.numpy() - b.numpy()) / (np.abs(a.numpy()) + 1e-3)))
-    for a, b in zip(single.weights, mirrored.weights)
-)
-print("WORST", worst, "GP", logs_1["gradient_penalty"][0], logs_2["gradient_penalty"][0])
-"""
-
-
-def test_mirrored_wgan_gp_matches_one_device():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-c", WGAN_GP_EQUIVALENCE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+def test_mirrored_wgan_gp_matches_one_device(two_replica_run):
+    result = two_replica_run(
+        "WGANGP(latent_dim=8, g_width=8, d_width=8, n_critic=2, seed=3)",
+        lr=0.01,
+        report='print(json.dumps({"worst": worst(single.weights, mirrored.weights), '
+        '"single": logs_1["gradient_penalty"][0], "mirrored": logs_2["gradient_penalty"][0]}))',
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    fields = result.stdout.split()
-    worst = float(fields[fields.index("WORST") + 1])
-    gp_single, gp_mirrored = (float(v) for v in fields[fields.index("GP") + 1 :][:2])
-    assert worst < 1e-4, result.stdout
-    assert abs(gp_single - gp_mirrored) < 1e-4 * abs(gp_single)
+    assert result["worst"] < 1e-4, result
+    assert abs(result["single"] - result["mirrored"]) < 1e-4 * abs(result["single"])

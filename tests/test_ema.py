@@ -1,10 +1,5 @@
 """Generator EMA: the update rule, sampling/export from the average, serialization, distribution."""
 
-import os
-import pathlib
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -13,8 +8,6 @@ import tensorflow as tf
 from tfgen import export, saving
 from tfgen.errors import TfgenUsageError
 from tfgen.models import DCGAN, WGANGP, ConditionalGAN
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def tiny_dcgan(**kwargs):
@@ -142,42 +135,14 @@ def test_models_without_an_average_refuse_it(tmp_path, mnist_dir, capsys):
     assert "vae does not keep one" in err and len(err.splitlines()) == 1
 
 
-MIRRORED = """
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import keras
-from tfgen.models import DCGAN
-images = np.random.default_rng(0).uniform(-1, 1, (24, 28, 28, 1)).astype(np.float32)
-def build(strategy):
-    with strategy.scope():
-        model = DCGAN(latent_dim=8, g_width=8, d_width=8, seed=3, ema=0.9)
-        model.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05))
-    return model
-single = build(tf.distribute.get_strategy())
-mirrored = build(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-mirrored.set_weights(single.get_weights())
-ds = tf.data.Dataset.from_tensor_slices(images).batch(8)
-single.fit(ds, epochs=1, verbose=0)
-mirrored.fit(ds, epochs=1, verbose=0)
-worst = max(
-    float(np.max(np.abs(a.numpy() - b.numpy()) / (np.abs(a.numpy()) + 1e-3)))
-    for a, b in zip(single.ema_generator.weights, mirrored.ema_generator.weights)
-)
-lag = max(float(np.max(np.abs(a.numpy() - b.numpy())))
-          for a, b in zip(mirrored.generator.weights, mirrored.ema_generator.weights))
-print("WORST", worst, "LAG", lag)
-"""
-
-
-def test_mirrored_average_matches_one_device():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED], env=env, capture_output=True, text=True, timeout=600
+def test_mirrored_average_matches_one_device(two_replica_run):
+    result = two_replica_run(
+        "DCGAN(latent_dim=8, g_width=8, d_width=8, seed=3, ema=0.9)",
+        lr=0.05,
+        report="print(json.dumps({"
+        '"worst": worst(single.ema_generator.weights, mirrored.ema_generator.weights), '
+        '"lag": max(float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in '
+        "zip(mirrored.generator.weights, mirrored.ema_generator.weights))}))",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    fields = result.stdout.split()
-    worst = float(fields[fields.index("WORST") + 1])
-    lag = float(fields[fields.index("LAG") + 1])
-    assert worst < 1e-4, result.stdout
-    assert lag > 1e-6, result.stdout  # the average really is an average, not a copy
+    assert result["worst"] < 1e-4, result
+    assert result["lag"] > 1e-6, result  # the average really is an average, not a copy

@@ -230,8 +230,13 @@ def train(
             *(
                 [
                     callbacks.FIDCheckpoint(
-                        dataset, out, every=eval_every, n=eval_n, seed=seed,
-                        log_dir=out / "logs" / "eval", data_dir=data_dir,
+                        dataset,
+                        out,
+                        every=eval_every,
+                        n=eval_n,
+                        seed=seed,
+                        log_dir=out / "logs" / "eval",
+                        data_dir=data_dir,
                     )  # fmt: skip
                 ]
                 if eval_every is not None
