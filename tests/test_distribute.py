@@ -86,7 +86,9 @@ def test_jit_flag():
 
 # WGAN-GP: 3 steps of n_critic=2 critic updates with the gradient penalty, global batch 8 on
 # 2 replicas vs one device. Measured by hand: worst relative weight difference 8.8e-6; with
-# each replica dividing by its own batch (no global-batch scaling) it was 60.
+# each replica dividing by its own batch (no global-batch scaling) it was 60. The penalty's
+# double backward pass amplifies float rounding (runs vary from 9e-6 to 1.4e-4 from thread
+# scheduling alone), so the bound is 1e-3: still 60,000 times below the scaling bug.
 def test_mirrored_wgan_gp_matches_one_device(two_replica_run):
     result = two_replica_run(
         "WGANGP(latent_dim=8, g_width=8, d_width=8, n_critic=2, seed=3)",
@@ -94,5 +96,5 @@ def test_mirrored_wgan_gp_matches_one_device(two_replica_run):
         report='print(json.dumps({"worst": worst(single.weights, mirrored.weights), '
         '"single": logs_1["gradient_penalty"][0], "mirrored": logs_2["gradient_penalty"][0]}))',
     )
-    assert result["worst"] < 1e-4, result
+    assert result["worst"] < 1e-3, result
     assert abs(result["single"] - result["mirrored"]) < 1e-4 * abs(result["single"])
