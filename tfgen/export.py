@@ -62,7 +62,11 @@ def _static_shape(network, name):
 
 def _latent(batch_size, seed, latent_dim, salt):
     """z for `generate`: the same draw as the models' `generate(n, seed=seed)`."""
-    tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1")
+    # A control dependency: without one the graph may run the generator on an empty batch
+    # (and fail with a shape error) before the check reports the real mistake.
+    check = tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1")
+    with tf.control_dependencies([check]):
+        batch_size = tf.identity(batch_size)
     return tf.random.stateless_normal(
         tf.stack([batch_size, latent_dim]), seed=tf.stack([seed, tf.constant(salt, tf.int64)])
     )

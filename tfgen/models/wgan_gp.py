@@ -192,9 +192,11 @@ class WGANGP(GAN):
                 f"e.g. {self.n_critic * 64}"
             )
         size = tf.shape(real)[0] // self.n_critic
-        tf.debugging.assert_positive(
+        check = tf.debugging.assert_positive(
             size, message=f"WGANGP: the batch must hold at least n_critic={self.n_critic} images"
         )
+        with tf.control_dependencies([check]):  # report this before any empty-slice error
+            size = tf.identity(size)
         return [real[i :: self.n_critic][:size] for i in range(self.n_critic)], size
 
     def train_step(self, data):
