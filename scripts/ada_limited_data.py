@@ -16,24 +16,13 @@ import json
 import pathlib
 import time
 
-import numpy as np
-
 ARMS = ("none", "ada", "diffaugment", "ada_nocutout")
 
 
 def _images(split, n, data_dir):
-    from tfgen import data
+    from tfgen.evaluation.model_eval import real_images
 
-    ds = data.load(
-        "mnist",
-        split=split,
-        batch_size=256,
-        shuffle=False,
-        drop_remainder=False,
-        data_dir=data_dir,
-        limit=n,
-    )
-    return np.concatenate([b.numpy() for b in ds])
+    return real_images("mnist", split, n, data_dir)
 
 
 def run_arm(arm, args):

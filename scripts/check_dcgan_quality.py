@@ -18,7 +18,7 @@ import numpy as np
 from tfgen import io, saving, zoo
 from tfgen.evaluation import features as features_lib
 from tfgen.evaluation import metrics
-from tfgen.evaluation.model_eval import _real_images
+from tfgen.evaluation.model_eval import real_images
 
 CONFIDENCE = 0.9
 
@@ -60,7 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     model = saving.load_model(args.model, compile=False)
     extractor = features_lib.get_extractor("classifier_mnist")
-    real_features = extractor.features(_real_images("mnist", "test", args.n))
+    real_features = extractor.features(real_images("mnist", "test", args.n))
     results = {}
     generators = (
         [("ema", True), ("raw", False)] if getattr(model, "ema", None) else [("raw", False)]

@@ -100,6 +100,22 @@ def make_dataset(
     return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
+def finish_run(model, out, checkpoint, history, summary):
+    """Writes `out/model.keras` (finite weights only) and `out/run.json` (`summary` plus the
+    final metrics), then deletes the step checkpoints they make redundant."""
+    out = pathlib.Path(out)
+    reliability.check_finite_weights(model, out / "model.keras")
+    with io.atomic_path(out / "model.keras") as tmp:
+        model.save(tmp)
+    summary = {
+        **summary,
+        "final_metrics": {k: float(v[-1]) for k, v in history.items() if v},
+    }
+    with io.atomic_path(out / "run.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    checkpoint.remove()
+
+
 def train(
     kind,
     dataset,
@@ -256,9 +272,6 @@ def train(
             verbose,
             remake=lambda: make_dataset(*dataset_args).repeat(),
         )
-        reliability.check_finite_weights(model, out / "model.keras")
-        with io.atomic_path(out / "model.keras") as tmp:
-            model.save(tmp)
         summary = {
             "kind": kind,
             "dataset": str(dataset),
@@ -269,9 +282,6 @@ def train(
             "batch_size": batch_size,
             "seed": seed,
             "precision": precision,
-            "final_metrics": {k: float(v[-1]) for k, v in history.items() if v},
         }
-        with io.atomic_path(out / "run.json") as tmp:
-            tmp.write_text(json.dumps(summary, indent=2))
-        checkpoint.remove()
+        finish_run(model, out, checkpoint, history, summary)
         return model

@@ -14,7 +14,6 @@ optimizers' configuration, iteration count and slots.
 """
 
 import contextlib
-import json
 import pathlib
 import re
 
@@ -721,9 +720,6 @@ def finetune(
         cbs + list(callbacks or []),
         verbose,
     )
-    reliability.check_finite_weights(model, out / "model.keras")
-    with io.atomic_path(out / "model.keras") as tmp:
-        model.save(tmp)
     summary = {
         "source": source.name if isinstance(source, keras.Model) else str(source),
         "kind": getattr(model, "kind", None),
@@ -740,9 +736,6 @@ def finetune(
         "steps": n_epochs * steps_per_epoch,
         "batch_size": batch_size,
         "seed": seed,
-        "final_metrics": {k: float(v[-1]) for k, v in history.items() if v},
     }
-    with io.atomic_path(out / "run.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    checkpoint.remove()
+    training.finish_run(model, out, checkpoint, history, summary)
     return model

@@ -10,7 +10,8 @@ SAMPLE_METRICS = tuple(evaluate_lib.METRICS)
 ALL_METRICS = (*SAMPLE_METRICS, "nll")
 
 
-def _real_images(dataset, split, n, data_dir=None):
+def real_images(dataset, split, n, data_dir=None):
+    """The first `n` images of a dataset split, in order, as a numpy array in [-1, 1]."""
     ds = data.load(
         dataset,
         split=split,
@@ -49,7 +50,7 @@ def evaluate_model(
     if n < 2:
         raise TfgenUsageError(f"--n must be at least 2, got {n}")
     results = {}
-    real = _real_images(dataset, split, n, data_dir)
+    real = real_images(dataset, split, n, data_dir)
     if "nll" in metrics:
         if not (hasattr(model, "encode") and hasattr(model, "decode")):
             raise TfgenUsageError(
