@@ -44,6 +44,8 @@ def main(argv=None):
     parser.add_argument(
         "--ema", type=float, default=0.999, help="generator EMA decay; 0 turns the average off"
     )
+    parser.add_argument("--g-width", type=int, default=32, help="generator width (DCGAN's)")
+    parser.add_argument("--d-width", type=int, default=64, help="discriminator width")
     parser.add_argument("--anneal-steps", type=int, default=0, help="steps of phase 2")
     parser.add_argument("--anneal-lr", type=float, default=5e-5, help="phase 2 Adam rate")
     args = parser.parse_args(argv)
@@ -61,7 +63,11 @@ def main(argv=None):
             steps=args.steps,
             batch_size=args.batch_size,
             seed=args.seed,
-            options={"ema": args.ema} if args.ema else None,
+            options={
+                "g_width": args.g_width,
+                "d_width": args.d_width,
+                **({"ema": args.ema} if args.ema else {}),
+            },
             verbose=2,
         )
         wall_time = time.time() - start
@@ -82,6 +88,7 @@ def main(argv=None):
         "anneal_lr": args.anneal_lr,
         "batch_size": args.batch_size,
         "seed": args.seed,
+        "options": {"g_width": args.g_width, "d_width": args.d_width},
         "ema": args.ema or None,
         "wall_time_s": round(wall_time, 1),
         "cpus": os.cpu_count(),
