@@ -123,6 +123,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5000, help="generator steps")
     parser.add_argument("--batch-size", type=int, default=160, help="n_critic x critic batch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--g-width", type=int, default=OPTIONS["g_width"])
+    parser.add_argument("--d-width", type=int, default=OPTIONS["d_width"])
+    parser.add_argument(
+        "--critic-normalization", default=OPTIONS["critic_normalization"], choices=("layer", "none")
+    )
+    parser.add_argument("--ema", type=float, help="generator EMA decay, e.g. 0.999 (default off)")
     parser.add_argument("--run-dir", default="runs/wgan_gp_fashion_mnist")
     parser.add_argument("--name", default=NAME)
     parser.add_argument(
@@ -137,6 +143,13 @@ def main(argv=None):
     if args.evaluate_only:
         publish_evaluation(args.name)
         return
+    options = {
+        **OPTIONS,
+        "g_width": args.g_width,
+        "d_width": args.d_width,
+        "critic_normalization": args.critic_normalization,
+        **({"ema": args.ema} if args.ema else {}),
+    }
     run_dir = pathlib.Path(args.run_dir)
     if not args.publish_only:
         start = time.time()
@@ -147,7 +160,7 @@ def main(argv=None):
             steps=args.steps,
             batch_size=args.batch_size,
             seed=args.seed,
-            options=OPTIONS,
+            options=options,
             compile_options={
                 "g_optimizer": keras.optimizers.Adam(**ADAM),
                 "d_optimizer": keras.optimizers.Adam(**ADAM),
@@ -155,7 +168,7 @@ def main(argv=None):
             verbose=2,
         )
         command = "python " + " ".join(["scripts/train_wgan_gp_fashion_mnist.py", *sys.argv[1:]])
-        timing = {"wall_time_s": time.time() - start, "command": command}
+        timing = {"wall_time_s": time.time() - start, "command": command, "options": options}
         (run_dir / "zoo_run.json").write_text(json.dumps(timing))
     run = json.loads((run_dir / "run.json").read_text())
     timing = json.loads((run_dir / "zoo_run.json").read_text())
@@ -165,7 +178,7 @@ def main(argv=None):
         "dataset": "fashion_mnist",
         "data": "shared Fashion-MNIST train split, 58,334 images",
         "command": timing["command"],
-        "options": OPTIONS,
+        "options": timing.get("options", options),
         "optimizer": ADAM,
         "steps": run["steps"],
         "critic_steps": run["steps"] * OPTIONS["n_critic"],
