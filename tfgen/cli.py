@@ -364,8 +364,8 @@ def build_parser():
     p.add_argument(
         "--spectral-norm",
         action="store_true",
-        help="dcgan, cgan: spectral normalization of the discriminator's layers (replaces its "
-        "BatchNorm)",
+        help="dcgan, wgan_gp, cgan: spectral normalization of the discriminator's layers "
+        "(replaces its BatchNorm, or the critic's LayerNorm)",
     )
     p.add_argument(
         "--task",

@@ -51,6 +51,18 @@ class WGANGP(GAN):
     generator's weights change only in the generator update and the critic's only in the
     critic updates.
 
+    Spectral normalization (`spectral_norm=True`, Miyato et al. 2018,
+    https://arxiv.org/abs/1802.05957) wraps every critic conv and the logit in
+    `keras.layers.SpectralNormalization` and *replaces* the critic's layer normalization; the
+    gradient penalty stays on. Kurach et al. 2019 ("A large-scale study of regularization and
+    normalization in GANs", https://arxiv.org/abs/1807.04720) recommend spectral normalization
+    as the default and the gradient penalty on top of it when the budget allows. Layer
+    normalization after a spectrally normalized conv would divide each example's activations by
+    their own spread and undo the per-layer Lipschitz bound that SN gives, so the two are not
+    stacked. Keras's wrapper re-normalizes the kernel in place (`W <- W / sigma`) and advances
+    its power-iteration vector `u` (a saved, non-trainable weight) on every training-mode call,
+    the gradient penalty's inner pass included; gradients then flow to the normalized kernel.
+
     Args:
         image_shape: tuple. `(size, size, channels)`, size 28, 32 or 64. Defaults to (28, 28, 1).
         latent_dim: int. Size of z. Defaults to 64.
@@ -58,9 +70,11 @@ class WGANGP(GAN):
         d_width: int. Critic width (channels of its first layer). Defaults to 64.
         n_critic: int. Critic updates per generator update. Defaults to 5.
         gp_weight: float. Weight lambda of the gradient penalty. Defaults to 10.
-        critic_normalization: str. `"layer"` (default: the DCGAN builder's LayerNormalization,
-            which normalizes each position's channels; the paper normalizes whole feature
-            maps) or `"none"`. Never batch norm.
+        critic_normalization: str. `"layer"` (the DCGAN builder's LayerNormalization, which
+            normalizes each position's channels; the paper normalizes whole feature maps) or
+            `"none"`. Never batch norm. Defaults to `"layer"`, or `"none"` with `spectral_norm`.
+        spectral_norm: bool. Spectral normalization of the critic's convs and logit, instead
+            of its layer normalization (see above). Defaults to False.
         generator, discriminator: keras.Model. Custom networks (override the builders).
         seed: int. Seeds the training noise and the interpolation weights.
     """
@@ -77,7 +91,8 @@ class WGANGP(GAN):
         d_width=64,
         n_critic=5,
         gp_weight=10.0,
-        critic_normalization="layer",
+        critic_normalization=None,
+        spectral_norm=False,
         generator=None,
         discriminator=None,
         seed=0,
@@ -87,6 +102,15 @@ class WGANGP(GAN):
             raise TfgenUsageError(f"n_critic must be a positive integer, got {n_critic!r}")
         if float(gp_weight) < 0:
             raise TfgenUsageError(f"gp_weight must be >= 0, got {gp_weight!r}")
+        spectral_norm = bool(spectral_norm)
+        if critic_normalization is None:
+            critic_normalization = "none" if spectral_norm else "layer"
+        if spectral_norm and critic_normalization != "none":
+            raise TfgenUsageError(
+                f"critic_normalization={critic_normalization!r} cannot be combined with "
+                "spectral_norm: normalizing after a spectrally normalized layer undoes its "
+                "Lipschitz bound; leave critic_normalization unset (or 'none')"
+            )
         if critic_normalization not in CRITIC_NORMALIZATIONS:
             raise TfgenUsageError(
                 f"critic_normalization must be one of {CRITIC_NORMALIZATIONS}, got "
@@ -96,7 +120,11 @@ class WGANGP(GAN):
         image_shape = dcgan_networks.check_image_shape(image_shape)
         generator = generator or dcgan_networks.build_generator(image_shape, latent_dim, g_width)
         discriminator = discriminator or dcgan_networks.build_discriminator(
-            image_shape, d_width, normalization=critic_normalization, name="critic"
+            image_shape,
+            d_width,
+            normalization=critic_normalization,
+            name="critic",
+            spectral_norm=spectral_norm,
         )
         super().__init__(generator, discriminator, seed=seed, **kwargs)
         self.g_width = g_width
@@ -104,6 +132,7 @@ class WGANGP(GAN):
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
         self.critic_normalization = critic_normalization
+        self.spectral_norm = spectral_norm
         # Created here, in the strategy scope: a metric first created inside the replica
         # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
         for name in METRICS:
@@ -239,4 +268,5 @@ class WGANGP(GAN):
             "n_critic": self.n_critic,
             "gp_weight": self.gp_weight,
             "critic_normalization": self.critic_normalization,
+            **({"spectral_norm": True} if self.spectral_norm else {}),
         }
