@@ -194,3 +194,17 @@ def test_cli_trains_wgan_gp_with_spectral_norm(tmp_path, data_dir, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be combined with spectral_norm" in err[0], err
     assert not bad.exists()
+
+
+def test_cli_spectral_norm_on_a_model_without_it_is_one_usage_line(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    monkeypatch.setenv("TFGEN_DATA_DIR", str(data_dir))
+    out = tmp_path / "vae"
+    argv = ["train", "vae", "--dataset", "mnist", "--limit", "64", "--steps", "1"]
+    assert cli.main([*argv, "--spectral-norm", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "unknown --option spectral_norm (--spectral-norm) for vae" in err[0], err
+    assert "its options are" in err[0] and "Traceback" not in err[0]
+    assert not out.exists()

@@ -33,6 +33,15 @@ def plan_steps(batches_per_pass, steps=None, epochs=None):
     return n_epochs, math.ceil(steps / n_epochs)
 
 
+# Model options that `tfgen train` sets from a flag of their own.
+FLAG_OPTIONS = {
+    "ema": "--ema",
+    "augment": "--augment",
+    "r1_gamma": "--r1",
+    "spectral_norm": "--spectral-norm",
+}
+
+
 def _build(model_cls, image_shape, seed, options):
     """`model_cls(image_shape=, seed=, **options)`; an unknown option is a usage error."""
     import inspect
@@ -48,6 +57,10 @@ def _build(model_cls, image_shape, seed, options):
             if name not in ("self", "image_shape", "seed") and p.kind == p.POSITIONAL_OR_KEYWORD
         ]
         unknown = sorted(set(options) - set(known))
+        # Options set by their own flags (e.g. --spectral-norm): name the flag the user typed.
+        unknown = [
+            f"{name} ({FLAG_OPTIONS[name]})" if name in FLAG_OPTIONS else name for name in unknown
+        ]
         raise TfgenUsageError(
             f"unknown --option {', '.join(unknown) or str(e)} for {model_cls.kind}; "
             f"its options are {', '.join(known)}"
