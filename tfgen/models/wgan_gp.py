@@ -61,7 +61,8 @@ class WGANGP(GAN):
     their own spread and undo the per-layer Lipschitz bound that SN gives, so the two are not
     stacked. Keras's wrapper re-normalizes the kernel in place (`W <- W / sigma`) and advances
     its power-iteration vector `u` (a saved, non-trainable weight) on every training-mode call,
-    the gradient penalty's inner pass included; gradients then flow to the normalized kernel.
+    the gradient penalty's inner pass and the generator update's critic pass included (a
+    projection, not a gradient step); gradients then flow to the normalized kernel.
 
     Args:
         image_shape: tuple. `(size, size, channels)`, size 28, 32 or 64. Defaults to (28, 28, 1).
