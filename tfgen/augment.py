@@ -246,8 +246,19 @@ class Augmenter(keras.layers.Layer):
         }
 
 
-def get(augment, target=0.6, interval=4, speed_images=500_000, seed=0, transforms=TRANSFORMS):
-    """An `Augmenter` for a model's `augment` option (None gives None)."""
+def get(
+    augment,
+    target=0.6,
+    interval=4,
+    speed_images=500_000,
+    seed=0,
+    transforms=TRANSFORMS,
+    name=None,
+):
+    """An `Augmenter` for a model's `augment` option (None gives None).
+
+    `name` defaults to `augment_<mode>`; a model with several augmenters names each one.
+    """
     if augment is None or augment == "none":
         return None
     if isinstance(augment, Augmenter):
@@ -263,5 +274,5 @@ def get(augment, target=0.6, interval=4, speed_images=500_000, seed=0, transform
         speed_images=speed_images,
         transforms=transforms,
         seed=seed,
-        name=f"augment_{augment}",
+        name=name or f"augment_{augment}",
     )

@@ -352,14 +352,16 @@ def build_parser():
     p.add_argument(
         "--augment",
         choices=("diffaugment", "ada"),
-        help="dcgan, wgan_gp, cgan: differentiable augmentation of the discriminator's inputs; "
-        "ada adapts its probability (see --option ada_target=0.6, ada_interval=4)",
+        help="dcgan, wgan_gp, cgan, cyclegan (each discriminator): differentiable augmentation "
+        "of the discriminator's inputs; ada adapts its probability (see --option ada_target=0.6, "
+        "ada_interval=4)",
     )
     p.add_argument(
         "--r1",
         type=float,
         metavar="GAMMA",
-        help="dcgan, wgan_gp, cgan: R1 gradient penalty on real images with weight GAMMA, e.g. 10",
+        help="dcgan, wgan_gp, cgan, cyclegan: R1 gradient penalty on real images with weight "
+        "GAMMA, e.g. 10",
     )
     p.add_argument(
         "--spectral-norm",

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfgen import augment as augment_lib
 from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.networks.patchgan import build_patchgan
@@ -19,6 +20,12 @@ DIRECTIONS = ("a2b", "b2a")
 # Salts keep the two pools' random streams apart while both derive from (seed, step).
 SALT_POOL_A = 11
 SALT_POOL_B = 12
+# Augmentation salts per domain (see `CycleGAN.augment_images`): real and pooled fakes in the
+# discriminator's update, this step's fakes in the generators' adversarial term.
+SALTS_AUGMENT = {"a": {"real": 1, "pooled": 2, "fake": 3}, "b": {"real": 4, "pooled": 5, "fake": 6}}
+# ADA's r_t counts reals on the real side of D's decision boundary: the midpoint of the loss's
+# labels (1 and 0 for least squares), 0 for the logit losses.
+ADA_MIDPOINTS = {"least_squares": 0.5}
 
 
 @serializable
@@ -198,7 +205,24 @@ class CycleGAN(keras.Model):
         pool_size: int. History pool size per direction; 0 turns the pools off. Defaults to 50.
         generator_a2b, generator_b2a, discriminator_a, discriminator_b: keras.Model. Custom
             networks that replace the built ones.
-        seed: int. Seeds the pools' draws; replicas draw differently.
+        seed: int. Seeds the pools' and the augmentations' draws; replicas draw differently.
+        augment: None, `"diffaugment"` or `"ada"`. Differentiable augmentation (see
+            `tfgen.augment`) of every image a discriminator sees, real, pooled and generated,
+            in the discriminators' update and in the generators' adversarial terms (gradients
+            flow through it to the generators); the cycle and identity losses see raw images.
+            Each discriminator has its own augmenter (`augmenter_a` for D_A, `augmenter_b` for
+            D_B): with ADA each domain's p follows its own D's over-fitting, logged as
+            `ada_p_a`, `ada_rt_a`, `ada_p_b`, `ada_rt_b`. None (default): no augmentation.
+        ada_target: float. ADA's target for r_t = E[sign(D(x_real) - midpoint)], the midpoint
+            being 0.5 for the least-squares loss (labels 1 and 0), else 0. Defaults to 0.6.
+        ada_interval: int. ADA adjusts p every this many steps. Defaults to 4.
+        ada_speed_images: int. Real images of one domain over which its p can go from 0 to 1.
+            Defaults to 500,000.
+        augment_transforms: sequence of `"color"`, `"translation"`, `"cutout"`. Defaults to all
+            three.
+        r1_gamma: float. Weight of the R1 penalty gamma/2 E||grad_x D(x_real)||^2 added to each
+            discriminator's loss (on the images it sees), logged as `r1_a`, `r1_b`. 0
+            (default): off.
     """
 
     default_loss = "least_squares"
@@ -221,6 +245,12 @@ class CycleGAN(keras.Model):
         discriminator_a=None,
         discriminator_b=None,
         seed=0,
+        augment=None,
+        ada_target=0.6,
+        ada_interval=4,
+        ada_speed_images=500_000,
+        augment_transforms=augment_lib.TRANSFORMS,
+        r1_gamma=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -263,6 +293,24 @@ class CycleGAN(keras.Model):
         # Pool A holds fakes of domain A (from G_b2a) for D_A; pool B those of B for D_B.
         self.pool_a = HistoryPool(self.image_shape, self.pool_size, name="pool_a")
         self.pool_b = HistoryPool(self.image_shape_b, self.pool_size, name="pool_b")
+        # One augmenter per discriminator: the domains can over-fit at different rates.
+        if isinstance(augment, augment_lib.Augmenter):
+            raise TfgenUsageError(
+                "CycleGAN builds one augmenter per discriminator; pass augment='diffaugment' or "
+                "'ada' (and ada_* options) instead of an Augmenter"
+            )
+        augment_options = dict(
+            target=ada_target,
+            interval=ada_interval,
+            speed_images=ada_speed_images,
+            seed=self.seed,
+            transforms=tuple(augment_transforms),
+        )
+        self.augmenter_a = augment_lib.get(augment, name=f"augment_{augment}_a", **augment_options)
+        self.augmenter_b = augment_lib.get(augment, name=f"augment_{augment}_b", **augment_options)
+        self.r1_gamma = float(r1_gamma or 0.0)
+        if self.r1_gamma < 0:
+            raise TfgenUsageError(f"r1_gamma must be >= 0, got {r1_gamma}")
         self.loss_name = None
         self.trackers = {}
         # Create every tracker now: a metric variable first created inside the traced
@@ -277,7 +325,8 @@ class CycleGAN(keras.Model):
         parts = ("adversarial", "cycle", "identity", "discriminator")
         if self.identity_weight == 0:
             parts = ("adversarial", "cycle", "discriminator")
-        return ["g_loss"] + [f"{d}_{part}" for d in DIRECTIONS for part in parts]
+        names = ["g_loss"] + [f"{d}_{part}" for d in DIRECTIONS for part in parts]
+        return names + (["r1_a", "r1_b"] if self.r1_gamma else [])
 
     # ----------------------------------------------------------------- compile
     @property
@@ -407,15 +456,63 @@ class CycleGAN(keras.Model):
                 f"the model for these images"
             )
 
+    # ----------------------------------------------------------------- augmentation
+    def augmenter_for(self, domain):
+        """The augmenter of the discriminator of `domain` ("a" or "b"), or None."""
+        return self.augmenter_a if domain == "a" else self.augmenter_b
+
+    def augment_images(self, images, domain, role="real"):
+        """Images of `domain` as its discriminator sees them in training.
+
+        Args:
+            images: tensor [B, H, W, C] of domain `domain` ("a" or "b").
+            role: "real", "pooled" (history-pool fakes, discriminator update) or "fake" (this
+                step's fakes, generators' adversarial term): each gets its own random draws.
+
+        Returns:
+            The augmented images (the images themselves when augmentation is off).
+        """
+        augmenter = self.augmenter_for(domain)
+        if augmenter is None:
+            return images
+        step = self.g_a2b_optimizer.iterations
+        return augmenter(images, step=step, salt=SALTS_AUGMENT[domain][role])
+
+    def augment_update(self, real_outputs):
+        """ADA's p update of each discriminator from its outputs on the (augmented) reals.
+
+        Args:
+            real_outputs: dict `{"a": D_A(real_a), "b": D_B(real_b)}`.
+
+        Returns:
+            `{"ada_p_a", "ada_rt_a", "ada_p_b", "ada_rt_b"}` for ADA, {} otherwise.
+        """
+        logs = {}
+        midpoint = ADA_MIDPOINTS.get(self.loss_name, 0.0)
+        for domain in ("a", "b"):
+            augmenter = self.augmenter_for(domain)
+            if augmenter is None:
+                continue
+            stats = augmenter.update(tf.cast(real_outputs[domain], tf.float32) - midpoint)
+            logs.update({f"{name}_{domain}": value for name, value in stats.items()})
+        # Shaped like the trackers' logs ([1] under multi-worker, tensorflow#72388).
+        return distribute.fit_logs(logs)
+
     # ----------------------------------------------------------------- losses
     def _generator_losses(self, real_a, real_b, training):
-        """Per-example generator losses, and the fakes `(fake_a, fake_b)` they came from."""
+        """Per-example generator losses, and the fakes `(fake_a, fake_b)` they came from.
+
+        In training the adversarial terms judge augmented fakes (when augmentation is on); the
+        cycle and identity terms always compare raw images.
+        """
         g_a2b, g_b2a = self.generator_a2b, self.generator_b2a
         fake_b = g_a2b(real_a, training=training)
         fake_a = g_b2a(real_b, training=training)
+        seen_b = self.augment_images(fake_b, "b", "fake") if training else fake_b
+        seen_a = self.augment_images(fake_a, "a", "fake") if training else fake_a
         per_example = {
-            "a2b_adversarial": self.generator_loss(self.discriminator_b(fake_b, training=training)),
-            "b2a_adversarial": self.generator_loss(self.discriminator_a(fake_a, training=training)),
+            "a2b_adversarial": self.generator_loss(self.discriminator_b(seen_b, training=training)),
+            "b2a_adversarial": self.generator_loss(self.discriminator_a(seen_a, training=training)),
             "a2b_cycle": losses.cycle_consistency_loss(real_a, g_b2a(fake_b, training=training)),
             "b2a_cycle": losses.cycle_consistency_loss(real_b, g_a2b(fake_a, training=training)),
         }
@@ -437,17 +534,38 @@ class CycleGAN(keras.Model):
         return per_example, fake_a, fake_b
 
     def _discriminator_losses(self, real_a, real_b, fake_a, fake_b, training):
-        """Per-example losses of D_B (judging A -> B) and D_A (judging B -> A)."""
-        d_a, d_b = self.discriminator_a, self.discriminator_b
+        """Per-example losses of D_B (judging A -> B) and D_A (judging B -> A).
+
+        Returns:
+            `(per_example, real_seen, real_outputs)`: the losses, and per domain ("a", "b")
+            the real images its D saw (augmented in training when enabled) and D's outputs.
+        """
         fake_a, fake_b = tf.stop_gradient(fake_a), tf.stop_gradient(fake_b)
-        return {
-            "a2b_discriminator": self.discriminator_loss(
-                d_b(real_b, training=training), d_b(fake_b, training=training)
-            ),
-            "b2a_discriminator": self.discriminator_loss(
-                d_a(real_a, training=training), d_a(fake_a, training=training)
-            ),
-        }
+        per_example, real_seen, real_outputs = {}, {}, {}
+        for direction, domain, discriminator, real, fake in (
+            ("a2b", "b", self.discriminator_b, real_b, fake_b),
+            ("b2a", "a", self.discriminator_a, real_a, fake_a),
+        ):
+            if training:
+                real = self.augment_images(real, domain, "real")
+                fake = self.augment_images(fake, domain, "pooled")
+            real_seen[domain] = real
+            real_outputs[domain] = discriminator(real, training=training)
+            per_example[f"{direction}_discriminator"] = self.discriminator_loss(
+                real_outputs[domain], discriminator(fake, training=training)
+            )
+        return per_example, real_seen, real_outputs
+
+    def _r1_losses(self, real_seen):
+        """Per-example R1 of each discriminator at the reals it saw: `{"r1_a", "r1_b"}`."""
+        per_example = {}
+        for domain, discriminator in (("a", self.discriminator_a), ("b", self.discriminator_b)):
+
+            def critic(x, discriminator=discriminator):
+                return discriminator(x, training=True)
+
+            per_example[f"r1_{domain}"] = losses.r1_penalty(critic, real_seen[domain])
+        return per_example
 
     def train_step(self, data):
         real_a, real_b = self._domains(data)
@@ -463,12 +581,17 @@ class CycleGAN(keras.Model):
             )
             pooled_a = self.pool_a.query(tf.stop_gradient(fake_a), draws_a)
             pooled_b = self.pool_b.query(tf.stop_gradient(fake_b), draws_b)
-            per_example.update(
-                self._discriminator_losses(real_a, real_b, pooled_a, pooled_b, training=True)
+            d_losses, real_seen, real_outputs = self._discriminator_losses(
+                real_a, real_b, pooled_a, pooled_b, training=True
             )
+            per_example.update(d_losses)
             g_loss = distribute.global_mean(per_example["g_loss"])
             d_a_loss = distribute.global_mean(per_example["b2a_discriminator"])
             d_b_loss = distribute.global_mean(per_example["a2b_discriminator"])
+            if self.r1_gamma:
+                per_example.update(self._r1_losses(real_seen))
+                d_a_loss += 0.5 * self.r1_gamma * distribute.global_mean(per_example["r1_a"])
+                d_b_loss += 0.5 * self.r1_gamma * distribute.global_mean(per_example["r1_b"])
             d_loss = d_a_loss + d_b_loss
         # One backward pass per player: g_loss for both generators at once, and the sum of
         # the D losses (D_A's loss does not depend on D_B's weights, and vice versa).
@@ -479,14 +602,15 @@ class CycleGAN(keras.Model):
             updates = [(self.optimizers[n], getattr(self, n).trainable_variables) for n in names]
             precision.apply_loss_gradients(tape, loss, *updates)
         del tape
-        return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
+        ada = self.augment_update(real_outputs)
+        logs = self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
+        return {**logs, **ada}
 
     def test_step(self, data):
         real_a, real_b = self._domains(data)
         per_example, fake_a, fake_b = self._generator_losses(real_a, real_b, training=False)
-        per_example.update(
-            self._discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
-        )
+        d_losses, _, _ = self._discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
+        per_example.update(d_losses)
         return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
 
     # ----------------------------------------------------------------- inference
@@ -595,8 +719,26 @@ class CycleGAN(keras.Model):
             "discriminator_a": keras.layers.serialize(self.discriminator_a),
             "discriminator_b": keras.layers.serialize(self.discriminator_b),
             "seed": self.seed,
+            **self._regularizer_config(),
             "name": self.name,
         }
+
+    def _regularizer_config(self):
+        """Augmentation and R1 options, only where set (a default model's config is unchanged)."""
+        config = {}
+        if self.augmenter_a is not None:
+            augmenter = self.augmenter_a
+            config.update(
+                augment=augmenter.mode,
+                ada_target=augmenter.target,
+                ada_interval=augmenter.interval,
+                ada_speed_images=augmenter.speed_images,
+            )
+            if augmenter.transforms != augment_lib.TRANSFORMS:
+                config["augment_transforms"] = list(augmenter.transforms)
+        if self.r1_gamma:
+            config["r1_gamma"] = self.r1_gamma
+        return config
 
     @classmethod
     def from_config(cls, config):
