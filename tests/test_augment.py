@@ -147,6 +147,24 @@ def test_diffaugment_keeps_p_at_one():
 
 
 # ----------------------------------------------------------------- models
+@pytest.mark.parametrize(
+    "loss, outputs, expected_rt",
+    [
+        # Least squares labels reals 1 and fakes 0: 0.7 is on the real side, 0.3 is not.
+        ("least_squares", 0.7, 1.0),
+        ("least_squares", 0.3, -1.0),
+        # Logit losses separate at 0: 0.3 is a (weakly) confident "real".
+        ("non_saturating", 0.3, 1.0),
+        ("hinge", -0.3, -1.0),
+    ],
+)
+def test_ada_rt_is_measured_against_the_loss_decision_boundary(loss, outputs, expected_rt):
+    model = _tiny_dcgan(augment="ada", ada_interval=1)
+    model.compile(loss=loss)
+    logs = model.augment_update(tf.fill([8, 1], outputs))
+    assert float(np.ravel(logs["ada_rt"])[0]) == expected_rt
+
+
 def test_default_model_has_no_augmenter_and_no_extra_config():
     model = _tiny_dcgan()
     assert model.augmenter is None

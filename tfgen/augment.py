@@ -15,6 +15,15 @@ from tfgen.registry import serializable
 
 MODES = ("diffaugment", "ada")
 TRANSFORMS = ("color", "translation", "cutout")
+# ADA's r_t counts reals on the real side of D's decision boundary: the midpoint of the loss's
+# labels (1 and 0 for least squares), 0 for the logit losses. A Wasserstein critic has no fixed
+# boundary (its outputs drift by an arbitrary offset): its models pass the batch's midpoint.
+DECISION_MIDPOINTS = {"least_squares": 0.5}
+
+
+def decision_midpoint(loss_name):
+    """The discriminator output that separates "real" from "fake" under `loss_name`."""
+    return DECISION_MIDPOINTS.get(loss_name, 0.0)
 
 
 def _uniform(images, dims, seed, step, salt):

@@ -23,9 +23,6 @@ SALT_POOL_B = 12
 # Augmentation salts per domain (see `CycleGAN.augment_images`): real and pooled fakes in the
 # discriminator's update, this step's fakes in the generators' adversarial term.
 SALTS_AUGMENT = {"a": {"real": 1, "pooled": 2, "fake": 3}, "b": {"real": 4, "pooled": 5, "fake": 6}}
-# ADA's r_t counts reals on the real side of D's decision boundary: the midpoint of the loss's
-# labels (1 and 0 for least squares), 0 for the logit losses.
-ADA_MIDPOINTS = {"least_squares": 0.5}
 
 
 @serializable
@@ -488,7 +485,7 @@ class CycleGAN(keras.Model):
             `{"ada_p_a", "ada_rt_a", "ada_p_b", "ada_rt_b"}` for ADA, {} otherwise.
         """
         logs = {}
-        midpoint = ADA_MIDPOINTS.get(self.loss_name, 0.0)
+        midpoint = augment_lib.decision_midpoint(self.loss_name)
         for domain in ("a", "b"):
             augmenter = self.augmenter_for(domain)
             if augmenter is None:

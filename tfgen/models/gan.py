@@ -249,10 +249,17 @@ class GAN(keras.Model):
             return images
         return self.augmenter(images, step=self.step, salt=salt)
 
-    def augment_update(self, real_logits):
-        """ADA's p update from D's logits on (augmented) reals; returns its metrics, or {}."""
+    def augment_update(self, real_logits, midpoint=None):
+        """ADA's p update from D's outputs on (augmented) reals; returns its metrics, or {}.
+
+        `midpoint`: D's decision boundary; defaults to the loss's (0 for logits, 0.5 for least
+        squares), so r_t = E[sign(D(x) - midpoint)] measures over-fitting under every loss.
+        """
         if self.augmenter is None:
             return {}
+        if midpoint is None:
+            midpoint = augment_lib.decision_midpoint(self.loss_name)
+        real_logits = tf.cast(real_logits, tf.float32) - midpoint
         # Shaped like the trackers' logs ([1] under multi-worker, tensorflow#72388).
         return distribute.fit_logs(self.augmenter.update(real_logits))
 
