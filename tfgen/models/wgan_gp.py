@@ -62,7 +62,9 @@ class WGANGP(GAN):
     stacked. Keras's wrapper re-normalizes the kernel in place (`W <- W / sigma`) and advances
     its power-iteration vector `u` (a saved, non-trainable weight) on every training-mode call,
     the gradient penalty's inner pass and the generator update's critic pass included (a
-    projection, not a gradient step); gradients then flow to the normalized kernel.
+    projection, not a gradient step); gradients then flow to the normalized kernel. Off by
+    default: on MNIST with this small critic and the paper's optimizer it learned slower than the
+    layer-normalized critic (FID 69.7 vs 33.0 after 1,500 steps; README, "Limited data").
 
     Args:
         image_shape: tuple. `(size, size, channels)`, size 28, 32 or 64. Defaults to (28, 28, 1).
