@@ -165,6 +165,19 @@ def test_ada_rt_is_measured_against_the_loss_decision_boundary(loss, outputs, ex
     assert float(np.ravel(logs["ada_rt"])[0]) == expected_rt
 
 
+def test_wgan_gp_ada_rt_ignores_the_critic_offset():
+    # A Wasserstein critic's scores drift: reals at 101 and fakes at 99 are well separated
+    # (r_t = 1) though both are positive, and reals at 99 below fakes at 101 give r_t = -1.
+    model = WGANGP(latent_dim=8, g_width=8, d_width=8, n_critic=1, augment="ada", ada_interval=1)
+    model.compile()
+    for real, fake, expected in ((101.0, 99.0, 1.0), (99.0, 101.0, -1.0)):
+        scores = {"real_logits": tf.fill([6], real), "fake_logits": tf.fill([6], fake)}
+        midpoint = model.ada_midpoint(scores)
+        assert float(midpoint) == pytest.approx(100.0)
+        logs = model.augment_update(scores["real_logits"], midpoint)
+        assert float(np.ravel(logs["ada_rt"])[0]) == expected
+
+
 def test_default_model_has_no_augmenter_and_no_extra_config():
     model = _tiny_dcgan()
     assert model.augmenter is None

@@ -132,6 +132,21 @@ def augment(
     return tf.cast(x, dtype)
 
 
+def batch_midpoint(real_scores, fake_scores):
+    """The mean of D's scores on reals and fakes over the global batch (all replicas).
+
+    The decision boundary of a Wasserstein critic, whose outputs carry an arbitrary offset:
+    r_t = E[sign(D(x) - midpoint)] then counts reals scored above the middle of the two sets.
+    """
+    scores = tf.concat(
+        [tf.reshape(tf.cast(x, tf.float32), [-1]) for x in (real_scores, fake_scores)], 0
+    )
+    totals = _cross_replica_sum(
+        tf.stack([tf.reduce_sum(scores), tf.cast(tf.size(scores), tf.float32)])
+    )
+    return totals[0] / tf.maximum(totals[1], 1.0)
+
+
 def _cross_replica_sum(value):
     ctx = tf.distribute.get_replica_context()
     if ctx is None or tf.distribute.get_strategy().num_replicas_in_sync == 1:

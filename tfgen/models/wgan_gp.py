@@ -6,6 +6,7 @@ A Wasserstein critic kept near 1-Lipschitz by a gradient penalty on random inter
 
 import tensorflow as tf
 
+from tfgen import augment as augment_lib
 from tfgen import distribute, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN, default_adam, unpack_images
@@ -152,7 +153,7 @@ class WGANGP(GAN):
 
         Returns a dict of per-example tensors [B]: `loss` (adversarial + gp_weight * penalty),
         `gradient_penalty`, `wasserstein` (D(x) - D(G(z)), the Wasserstein estimate) and
-        `real_logits` (D(x), for ADA's statistic).
+        `real_logits` and `fake_logits` (D(x) and D(G(z)), for ADA's statistic).
         """
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(fake, training=training)
@@ -165,6 +166,7 @@ class WGANGP(GAN):
             "gradient_penalty": penalty,
             "wasserstein": tf.reshape(real_logits - fake_logits, [-1]),
             "real_logits": tf.reshape(real_logits, [-1]),
+            "fake_logits": tf.reshape(fake_logits, [-1]),
         }
 
     # ----------------------------------------------------------------- updates
@@ -192,8 +194,16 @@ class WGANGP(GAN):
             "wasserstein": tf.reduce_mean(per_example["wasserstein"]),
             **({"r1": r1[1]} if r1 is not None else {}),
             # ADA's p and r_t: logged as they are, not averaged by a tracker.
-            **self.augment_update(per_example["real_logits"]),
+            **self.augment_update(per_example["real_logits"], self.ada_midpoint(per_example)),
         }
+
+    def ada_midpoint(self, per_example):
+        """The critic's decision boundary for ADA's r_t: the middle of this batch's real and fake
+        scores (a Wasserstein critic's outputs drift by an arbitrary offset, so 0 means nothing).
+        """
+        if self.augmenter is None or not self.augmenter.adaptive:
+            return None
+        return augment_lib.batch_midpoint(per_example["real_logits"], per_example["fake_logits"])
 
     def generator_step(self, batch_size):
         """One generator update from `batch_size` latent vectors; returns its mean loss."""
