@@ -49,6 +49,21 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.fixture
+def tiny_cyclegan_cli(tmp_path):
+    """(digits, argv): 8 random 8x8 images split into two .npz domains (b inverted) and the
+    `tfgen train cyclegan` arguments of a CycleGAN small enough to train in seconds on them;
+    callers add `--steps` and their own flags."""
+    digits = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
+    np.savez(tmp_path / "a.npz", x=digits[:4])
+    np.savez(tmp_path / "b.npz", x=255 - digits[4:])
+    options = ["g_width=2", "d_width=2", "n_residual_blocks=0", "n_downsamples=1"]
+    argv = ["train", "cyclegan", "--dataset", str(tmp_path / "a.npz")]
+    argv += ["--dataset-b", str(tmp_path / "b.npz"), "--batch-size", "2"]
+    argv += [arg for option in options for arg in ("--option", option)]
+    return digits, argv
+
+
 # Trains one model on one device and the same model (same weights, same seed) on two logical
 # CPU devices under MirroredStrategy, 3 steps at global batch 8, in a fresh process (logical
 # devices must be set before TensorFlow starts). `report` is Python that prints one JSON line

@@ -407,19 +407,12 @@ def test_dataset_b_is_refused_for_one_domain_models():
 
 
 @pytest.mark.large
-def test_cli_train_then_translate(tmp_path):
+def test_cli_train_then_translate(tmp_path, tiny_cyclegan_cli):
     from tfgen import cli
 
-    rng = np.random.default_rng(0)
-    digits = rng.integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
-    np.savez(tmp_path / "a.npz", x=digits[:4])
-    np.savez(tmp_path / "b.npz", x=255 - digits[4:])
+    digits, argv = tiny_cyclegan_cli
     run = tmp_path / "run"
-    options = ["g_width=2", "d_width=2", "n_residual_blocks=0", "n_downsamples=1"]
-    argv = ["train", "cyclegan", "--dataset", str(tmp_path / "a.npz")]
-    argv += ["--dataset-b", str(tmp_path / "b.npz"), "--steps", "2", "--batch-size", "2"]
-    argv += [arg for option in options for arg in ("--option", option)]
-    assert cli.main([*argv, "--out", str(run)]) == 0
+    assert cli.main([*argv, "--steps", "2", "--out", str(run)]) == 0
     summary = json.loads((run / "run.json").read_text())
     assert summary["steps"] == 2 and summary["dataset_b"].endswith("b.npz")
     assert (run / "samples" / "epoch_001.png").exists()
