@@ -269,6 +269,19 @@ class Augmenter(keras.layers.Layer):
             "seed": self.seed,
         }
 
+    def model_options(self):
+        """The model options (`augment=`, `ada_*=`) that rebuild this augmenter through `get`,
+        for a model's `get_config`; transforms only when not the default set."""
+        options = {
+            "augment": self.mode,
+            "ada_target": self.target,
+            "ada_interval": self.interval,
+            "ada_speed_images": self.speed_images,
+        }
+        if self.transforms != TRANSFORMS:
+            options["augment_transforms"] = list(self.transforms)
+        return options
+
 
 def get(
     augment,

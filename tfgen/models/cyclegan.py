@@ -723,16 +723,8 @@ class CycleGAN(keras.Model):
     def _regularizer_config(self):
         """Augmentation and R1 options, only where set (a default model's config is unchanged)."""
         config = {}
-        if self.augmenter_a is not None:
-            augmenter = self.augmenter_a
-            config.update(
-                augment=augmenter.mode,
-                ada_target=augmenter.target,
-                ada_interval=augmenter.interval,
-                ada_speed_images=augmenter.speed_images,
-            )
-            if augmenter.transforms != augment_lib.TRANSFORMS:
-                config["augment_transforms"] = list(augmenter.transforms)
+        if self.augmenter_a is not None:  # both augmenters share their options
+            config.update(self.augmenter_a.model_options())
         if self.r1_gamma:
             config["r1_gamma"] = self.r1_gamma
         return config

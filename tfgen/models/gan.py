@@ -284,14 +284,7 @@ class GAN(keras.Model):
     def _regularizer_config(self):
         config = {}
         if self.augmenter is not None:
-            config.update(
-                augment=self.augmenter.mode,
-                ada_target=self.augmenter.target,
-                ada_interval=self.augmenter.interval,
-                ada_speed_images=self.augmenter.speed_images,
-            )
-            if self.augmenter.transforms != augment_lib.TRANSFORMS:
-                config["augment_transforms"] = list(self.augmenter.transforms)
+            config.update(self.augmenter.model_options())
         if self.r1_gamma:
             config["r1_gamma"] = self.r1_gamma
         return config
