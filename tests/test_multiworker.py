@@ -150,3 +150,89 @@ def test_chief_is_the_chief_task_else_worker_0(tmp_path):
     assert not where.exists()
     with distribute.output_dir(tmp_path / "run", _FakeStrategy(workers, "worker", 0)) as where:
         assert where == tmp_path / "run"
+
+
+# A worker for the resume test. `crash`: stop both workers at the start of epoch 2, after
+# epoch 1's checkpoint; `resume`: train both epochs; `elsewhere`: worker 1 uses a run
+# folder of its own, as on a host that cannot read the chief's. Errors are reported, not
+# raised, so the launcher waits for both workers and the test sees what each one did.
+RESUMING_WORKER = """
+import json, os, sys
+import keras
+import numpy as np
+from tfgen import training
+from tfgen.errors import TfgenUsageError
+out, data, report, phase = sys.argv[1:5]
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+if phase == "elsewhere" and index == 1:
+    out += "_not_shared"
+
+class Crash(Exception):
+    pass
+
+class CrashAtEpoch2(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise Crash()
+
+result = {}
+try:
+    model = training.train(
+        "dcgan", data, out, epochs=2, batch_size=8, limit=32, samples=4, verbose=0,
+        options=dict(latent_dim=8, g_width=8, d_width=8), strategy="multiworker",
+        deterministic=True, extra_callbacks=[CrashAtEpoch2()] if phase == "crash" else None,
+    )
+    np.savez(f"{report}/{phase}_{index}.npz", *[w.numpy() for w in model.weights])
+    result["iterations"] = int(model.g_optimizer.iterations.numpy())
+except Crash:
+    result["crashed"] = True
+except TfgenUsageError as e:
+    result["error"] = str(e)
+with open(f"{report}/{phase}_{index}.json", "w") as f:
+    json.dump(result, f)
+"""
+
+
+def _launch_resuming(phase, out, mnist_dir, report):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(report)}
+    log = io.StringIO()
+    codes = launcher.launch(
+        [sys.executable, "-c", RESUMING_WORKER, str(out), str(mnist_dir), str(report), phase],
+        workers=2,
+        cpu_only=True,
+        timeout=300,
+        env=env,
+        out=log,
+    )
+    assert codes == [0, 0], log.getvalue()[-4000:]
+    results = [json.loads((report / f"{phase}_{i}.json").read_text()) for i in (0, 1)]
+    return results, log.getvalue()
+
+
+def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):
+    from tfgen import reliability
+
+    out, report = tmp_path / "run", tmp_path / "report"
+    report.mkdir()
+    results, _ = _launch_resuming("crash", out, mnist_dir, report)
+    assert results == [{"crashed": True}, {"crashed": True}]
+    assert reliability.last_checkpoint_step(out / "checkpoints") == 4  # 32 images / 8
+
+    # A worker that cannot see the checkpoint: both stop with the same clear error, and the
+    # chief's checkpoint is left as it was.
+    results, _ = _launch_resuming("elsewhere", out, mnist_dir, report)
+    for result in results:
+        assert "the workers found different checkpoints" in result["error"], result
+        assert "worker 0: 4, worker 1: 0" in result["error"]
+    assert reliability.last_checkpoint_step(out / "checkpoints") == 4
+
+    results, log = _launch_resuming("resume", out, mnist_dir, report)
+    assert results == [{"iterations": 8}, {"iterations": 8}]
+    assert "[worker 0] resuming at step 4" in log and "[worker 1] resuming at step 4" in log
+    resumed = [np.load(report / f"resume_{i}.npz") for i in (0, 1)]
+    for name in resumed[0].files:
+        np.testing.assert_array_equal(resumed[0][name], resumed[1][name])
+    saved = saving.load_model(out / "model.keras")
+    for name, value in zip(resumed[0].files, saved.weights):
+        np.testing.assert_array_equal(resumed[0][name], value.numpy())
+    assert not (out / "checkpoints").exists()  # the finished run removed its checkpoint

@@ -152,6 +152,34 @@ def output_dir(out, strategy=None):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def agree_on_step(step, checkpoint_dir, strategy=None):
+    """The step every worker of a multi-worker run resumes at; `step` outside such runs.
+
+    Each worker restores from the chief's checkpoint folder, which must be on a file system
+    every worker sees. A worker that found a different step (no checkpoint at all, where the
+    folder is local to the chief's host) would run a different number of collective steps
+    and hang the others, so every worker compares the steps found (one all-gather) and all
+    of them stop with the same message instead.
+    """
+    from tfgen.errors import TfgenUsageError
+
+    strategy = strategy or tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return int(step)
+    local = strategy.run(lambda: tf.constant([int(step)], tf.int64))
+    found = [int(s) for s in strategy.gather(local, axis=0).numpy()]
+    # Gathered in replica order, a worker's local replicas together; keep one per worker.
+    per_worker = found[:: max(1, len(strategy.extended.worker_devices))]
+    if len(set(per_worker)) > 1:
+        steps = ", ".join(f"worker {i}: {s}" for i, s in enumerate(per_worker))
+        raise TfgenUsageError(
+            f"the workers found different checkpoints in {checkpoint_dir} ({steps}; 0 = none): "
+            "put the run folder on a file system every worker can read (the same path on "
+            "each host), or delete it on the chief to start over"
+        )
+    return per_worker[0]
+
+
 def fit_logs(logs):
     """Logs of a `train_step`/`test_step`, shaped [1] in multi-worker runs.
 

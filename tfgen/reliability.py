@@ -141,13 +141,17 @@ class StepCheckpoint(keras.callbacks.Callback):
         steps_per_epoch: int. Steps in one epoch of the run.
         every: int or None. Also write every `every` steps within epochs.
         extra: dict. Written into the metadata (e.g. the seed) and checked on restore.
+        restore_from: path or None. Where `restore` reads, when not `directory`: a worker of
+            a multi-worker run that is not the chief writes into a scratch folder but
+            resumes from the chief's checkpoint.
     """
 
-    def __init__(self, directory, steps_per_epoch, every=None, extra=None):
+    def __init__(self, directory, steps_per_epoch, every=None, extra=None, restore_from=None):
         super().__init__()
         if every is not None and int(every) < 1:
             raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {every}")
         self.directory = pathlib.Path(directory)
+        self.restore_from = pathlib.Path(restore_from or directory)
         self.steps_per_epoch = int(steps_per_epoch)
         self.every = None if every is None else int(every)
         self.extra = dict(extra or {})
@@ -157,8 +161,10 @@ class StepCheckpoint(keras.callbacks.Callback):
     # ----------------------------------------------------------------- restore
     def restore(self, model):
         """Loads the last checkpoint into `model`; returns its global step (0 when none)."""
-        io.remove_stale_temporaries(self.directory)  # from a run killed mid-write
-        meta = read_metadata(self.directory)
+        source = self.restore_from
+        if source == self.directory:  # only the folder's writer cleans it
+            io.remove_stale_temporaries(self.directory)  # from a run killed mid-write
+        meta = read_metadata(source)
         if meta is None:
             return 0
         expected = {"steps_per_epoch": self.steps_per_epoch, **self.extra}
@@ -166,11 +172,11 @@ class StepCheckpoint(keras.callbacks.Callback):
         if changed:
             what = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
             raise TfgenUsageError(
-                f"the checkpoint in {self.directory} is from a different run ({what}); run "
-                f"the same command to resume, or delete {self.directory} (or choose a new "
+                f"the checkpoint in {source} is from a different run ({what}); run "
+                f"the same command to resume, or delete {source} (or choose a new "
                 "--out) to start over"
             )
-        model.load_weights(self.directory / meta["weights"])
+        model.load_weights(source / meta["weights"])
         self._last_saved = int(meta["step"])
         return self._last_saved
 

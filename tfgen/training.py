@@ -231,7 +231,9 @@ def train(
             compile_options["jit_compile"] = jit_compile
         model = _build(model_cls, image_shape, seed, options)
         model.compile(**compile_options)
-    # Only the chief's files are kept; every worker still saves (see distribute.output_dir).
+    # Only the chief's files are kept; every worker still saves (see distribute.output_dir)
+    # and resumes from the chief's checkpoint.
+    shared_checkpoints = out / "checkpoints"
     with distribute.output_dir(out, strategy) as out:
         io.make_folder(out)
         for folder in (out, out / "samples"):  # half-written files of a killed earlier run
@@ -243,8 +245,11 @@ def train(
             steps_per_epoch,
             every=checkpoint_every,
             extra={"kind": kind, "seed": seed, "batch_size": batch_size},
+            restore_from=shared_checkpoints,
         )
-        start_step = checkpoint.restore(model)
+        start_step = distribute.agree_on_step(
+            checkpoint.restore(model), shared_checkpoints, strategy
+        )
         cbs = [
             # First, so a NaN step raises before anything is written.
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),

@@ -672,8 +672,9 @@ def finetune(
     from tfgen import distribute, io, reliability, training
 
     out = pathlib.Path(out)
+    strategy = distribute.get_strategy(strategy)
     keras.utils.set_random_seed(seed)
-    with distribute.get_strategy(strategy).scope():
+    with strategy.scope():
         model = source if isinstance(source, keras.Model) else load_for_finetuning(source)
         if hasattr(model, "seed"):
             model.seed = int(seed)
@@ -692,50 +693,59 @@ def finetune(
     n_epochs, steps_per_epoch = training.plan_steps(batches, steps, epochs)
     if lr_decay:
         BlockLearningRates(lr_decay)  # checks the decay before the run folder is made
-    io.make_folder(out)
-    # Epoch checkpoints written atomically; a killed run of the same command resumes at the
-    # last one. A NaN/Inf loss stops the run before anything else is written.
-    checkpoint = reliability.StepCheckpoint(
-        out / "checkpoints", steps_per_epoch, extra={"seed": seed, "batch_size": batch_size}
-    )
-    start_step = checkpoint.restore(model)
-    cbs = [
-        reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
-        checkpoint,
-        tfgen_callbacks.SampleGrid(
-            out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
-        ),
-        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-    ]
-    if unfreeze_every:
-        cbs.append(ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose))
-    elif lr_decay:
-        cbs.append(BlockLearningRates(lr_decay))
-    history = reliability.resumed_fit(
-        model,
-        ds.repeat(),
-        start_step,
-        n_epochs,
-        steps_per_epoch,
-        cbs + list(callbacks or []),
-        verbose,
-    )
-    summary = {
-        "source": source.name if isinstance(source, keras.Model) else str(source),
-        "kind": getattr(model, "kind", None),
-        "dataset": dataset.__class__.__name__
-        if isinstance(dataset, tf.data.Dataset)
-        else str(dataset),
-        "freeze_d": freeze_d,
-        "freeze_g": freeze_g,
-        "unfreeze_every": unfreeze_every,
-        "lr_decay": lr_decay,
-        "frozen_at_start": frozen,
-        "epochs": n_epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "steps": n_epochs * steps_per_epoch,
-        "batch_size": batch_size,
-        "seed": seed,
-    }
-    training.finish_run(model, out, checkpoint, history, summary)
+    # As in `tfgen train`: in a multi-worker run only the chief's files are kept, and every
+    # worker resumes from the chief's checkpoint.
+    shared_checkpoints = out / "checkpoints"
+    with distribute.output_dir(out, strategy) as out:
+        io.make_folder(out)
+        # Epoch checkpoints written atomically; a killed run of the same command resumes at the
+        # last one. A NaN/Inf loss stops the run before anything else is written.
+        checkpoint = reliability.StepCheckpoint(
+            out / "checkpoints",
+            steps_per_epoch,
+            extra={"seed": seed, "batch_size": batch_size},
+            restore_from=shared_checkpoints,
+        )
+        start_step = distribute.agree_on_step(
+            checkpoint.restore(model), shared_checkpoints, strategy
+        )
+        cbs = [
+            reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
+            checkpoint,
+            tfgen_callbacks.SampleGrid(
+                out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
+            ),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        ]
+        if unfreeze_every:
+            cbs.append(ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose))
+        elif lr_decay:
+            cbs.append(BlockLearningRates(lr_decay))
+        history = reliability.resumed_fit(
+            model,
+            ds.repeat(),
+            start_step,
+            n_epochs,
+            steps_per_epoch,
+            cbs + list(callbacks or []),
+            verbose,
+        )
+        summary = {
+            "source": source.name if isinstance(source, keras.Model) else str(source),
+            "kind": getattr(model, "kind", None),
+            "dataset": dataset.__class__.__name__
+            if isinstance(dataset, tf.data.Dataset)
+            else str(dataset),
+            "freeze_d": freeze_d,
+            "freeze_g": freeze_g,
+            "unfreeze_every": unfreeze_every,
+            "lr_decay": lr_decay,
+            "frozen_at_start": frozen,
+            "epochs": n_epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "steps": n_epochs * steps_per_epoch,
+            "batch_size": batch_size,
+            "seed": seed,
+        }
+        training.finish_run(model, out, checkpoint, history, summary)
     return model
