@@ -153,7 +153,7 @@ def test_chief_is_the_chief_task_else_worker_0(tmp_path):
 
 
 # A worker for the resume test. `crash`: stop both workers at the start of epoch 2, after
-# epoch 1's checkpoint; `resume`: train both epochs; `elsewhere`: worker 1 uses a run
+# epoch 1's checkpoint; `resume`/`full`: train both epochs; `elsewhere`: worker 1 uses a run
 # folder of its own, as on a host that cannot read the chief's. Errors are reported, not
 # raised, so the launcher waits for both workers and the test sees what each one did.
 RESUMING_WORKER = """
@@ -236,3 +236,10 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):
     for name, value in zip(resumed[0].files, saved.weights):
         np.testing.assert_array_equal(resumed[0][name], value.numpy())
     assert not (out / "checkpoints").exists()  # the finished run removed its checkpoint
+
+    # The same two workers without the interruption end with the same weights, bit for bit.
+    results, _ = _launch_resuming("full", tmp_path / "full", mnist_dir, report)
+    assert results == [{"iterations": 8}, {"iterations": 8}]
+    full = np.load(report / "full_0.npz")
+    for name in full.files:
+        np.testing.assert_array_equal(resumed[0][name], full[name])

@@ -180,6 +180,23 @@ def agree_on_step(step, checkpoint_dir, strategy=None):
     return per_worker[0]
 
 
+class NoDataPeek:
+    """Mixin for tfgen's `keras.Model`s: `fit` under a strategy reads no batch to build them.
+
+    Under a `tf.distribute` strategy Keras' TF trainer takes one batch from a throwaway
+    iterator before each `fit` to build the model symbolically. tfgen's models are built
+    when constructed and their optimizers in `compile`, so that build has nothing to do, but
+    the extra iterator still advances a seeded `shuffle(reshuffle_each_iteration=True)`: a
+    run resumed at step k (its pipeline starts with k skipped batches) would then see other
+    batches than the uninterrupted run. An unbuilt model still gets Keras' build.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
 def fit_logs(logs):
     """Logs of a `train_step`/`test_step`, shaped [1] in multi-worker runs.
 

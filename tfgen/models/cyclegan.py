@@ -170,7 +170,7 @@ def _as_images(x, name):
 
 
 @register_model("cyclegan")
-class CycleGAN(keras.Model):
+class CycleGAN(distribute.NoDataPeek, keras.Model):
     """CycleGAN: generators G: A -> B and F: B -> A, discriminators D_A and D_B.
 
     Generators minimise `adversarial_weight * adv + cycle_weight * (|F(G(a)) - a| +

@@ -47,7 +47,7 @@ def unpack_images(data):
     return data
 
 
-class GAN(keras.Model):
+class GAN(distribute.NoDataPeek, keras.Model):
     """Base class: a generator, a discriminator and one optimizer for each.
 
     Args:

@@ -36,7 +36,7 @@ MIN_LOG_SCALE = {"logistic": -7.0, "normal": -5.0}
 
 
 @register_model("vae")
-class VAE(keras.Model):
+class VAE(distribute.NoDataPeek, keras.Model):
     """Variational auto-encoder with a Gaussian posterior and a per-pixel likelihood.
 
     Images are float32 in [-1, 1] (as `tfgen.data.load` yields them). The posterior is a
