@@ -51,6 +51,22 @@ with open(f"{report}/worker_{index}.json", "w") as f:
 """
 
 
+def _launch_two(program, args, scratch):
+    """Runs `program` (Python source) as two CPU workers; both must exit 0. Returns the log."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
+    log = io.StringIO()
+    codes = launcher.launch(
+        [sys.executable, "-c", program, *map(str, args)],
+        workers=2,
+        cpu_only=True,
+        timeout=300,
+        env=env,
+        out=log,
+    )
+    assert codes == [0, 0], log.getvalue()[-4000:]
+    return log.getvalue()
+
+
 def test_tf_config_and_free_ports():
     ports = launcher.free_ports(3)
     assert len(set(ports)) == 3
@@ -80,17 +96,7 @@ def test_two_workers_train_dcgan_in_lockstep_and_only_the_chief_writes(tmp_path,
     out, report, scratch = tmp_path / "run", tmp_path / "report", tmp_path / "tmp"
     report.mkdir()
     scratch.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
-    log = io.StringIO()
-    codes = launcher.launch(
-        [sys.executable, "-c", WORKER, str(out), str(mnist_dir), str(report)],
-        workers=2,
-        cpu_only=True,
-        timeout=300,
-        env=env,
-        out=log,
-    )
-    assert codes == [0, 0], log.getvalue()[-4000:]
+    _launch_two(WORKER, [out, mnist_dir, report], scratch)
 
     chief, other = (json.loads((report / f"worker_{i}.json").read_text()) for i in (0, 1))
     assert chief["iterations"] == other["iterations"] == 2
@@ -194,19 +200,9 @@ with open(f"{report}/{phase}_{index}.json", "w") as f:
 
 
 def _launch_resuming(phase, out, mnist_dir, report):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(report)}
-    log = io.StringIO()
-    codes = launcher.launch(
-        [sys.executable, "-c", RESUMING_WORKER, str(out), str(mnist_dir), str(report), phase],
-        workers=2,
-        cpu_only=True,
-        timeout=300,
-        env=env,
-        out=log,
-    )
-    assert codes == [0, 0], log.getvalue()[-4000:]
+    log = _launch_two(RESUMING_WORKER, [out, mnist_dir, report, phase], report)
     results = [json.loads((report / f"{phase}_{i}.json").read_text()) for i in (0, 1)]
-    return results, log.getvalue()
+    return results, log
 
 
 def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):

@@ -113,6 +113,23 @@ def make_dataset(
     return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
+def restore_checkpoint(model, out, shared, steps_per_epoch, extra, strategy, every=None):
+    """The run's `StepCheckpoint` in `out/checkpoints` and the step to resume at (0: none).
+
+    `shared` is the chief's checkpoint folder, which every worker of a multi-worker run reads
+    (`out` is a scratch folder for the others); the workers then agree on the step
+    (`distribute.agree_on_step`) or all stop with one error.
+    """
+    checkpoint = reliability.StepCheckpoint(
+        pathlib.Path(out) / "checkpoints",
+        steps_per_epoch,
+        every=every,
+        extra=extra,
+        restore_from=shared,
+    )
+    return checkpoint, distribute.agree_on_step(checkpoint.restore(model), shared, strategy)
+
+
 def finish_run(model, out, checkpoint, history, summary):
     """Writes `out/model.keras` (finite weights only) and `out/run.json` (`summary` plus the
     final metrics), then deletes the step checkpoints they make redundant."""
@@ -240,15 +257,14 @@ def train(
             io.remove_stale_temporaries(folder)
         # Resume: the whole model state at the last checkpoint's step; the data is re-made
         # from the same seed and the consumed batches skipped; GAN noise is keyed by the step.
-        checkpoint = reliability.StepCheckpoint(
-            out / "checkpoints",
+        checkpoint, start_step = restore_checkpoint(
+            model,
+            out,
+            shared_checkpoints,
             steps_per_epoch,
+            {"kind": kind, "seed": seed, "batch_size": batch_size},
+            strategy,
             every=checkpoint_every,
-            extra={"kind": kind, "seed": seed, "batch_size": batch_size},
-            restore_from=shared_checkpoints,
-        )
-        start_step = distribute.agree_on_step(
-            checkpoint.restore(model), shared_checkpoints, strategy
         )
         cbs = [
             # First, so a NaN step raises before anything is written.

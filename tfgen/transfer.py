@@ -700,14 +700,13 @@ def finetune(
         io.make_folder(out)
         # Epoch checkpoints written atomically; a killed run of the same command resumes at the
         # last one. A NaN/Inf loss stops the run before anything else is written.
-        checkpoint = reliability.StepCheckpoint(
-            out / "checkpoints",
+        checkpoint, start_step = training.restore_checkpoint(
+            model,
+            out,
+            shared_checkpoints,
             steps_per_epoch,
-            extra={"seed": seed, "batch_size": batch_size},
-            restore_from=shared_checkpoints,
-        )
-        start_step = distribute.agree_on_step(
-            checkpoint.restore(model), shared_checkpoints, strategy
+            {"seed": seed, "batch_size": batch_size},
+            strategy,
         )
         cbs = [
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
