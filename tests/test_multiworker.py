@@ -239,3 +239,53 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):
     full = np.load(report / "full_0.npz")
     for name in full.files:
         np.testing.assert_array_equal(resumed[0][name], full[name])
+
+
+FINETUNING_WORKER = """
+import contextlib, json, os, sys
+import numpy as np
+from tfgen import distribute, transfer
+source, out, data, report = sys.argv[1:5]
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+used = []
+original = distribute.output_dir
+
+@contextlib.contextmanager
+def recording(path, strategy=None):
+    with original(path, strategy) as where:
+        used.append(str(where))
+        yield where
+
+distribute.output_dir = recording
+model = transfer.finetune(
+    source, data, out, freeze_d=1, steps=2, batch_size=8, limit=32, samples=4, verbose=0,
+    strategy="multiworker",
+)
+np.savez(f"{report}/finetune_{index}.npz", *[w.numpy() for w in model.weights])
+with open(f"{report}/finetune_{index}.json", "w") as f:
+    json.dump({"wrote_to": used}, f)
+"""
+
+
+def test_two_workers_finetune_and_only_the_chief_writes(tmp_path, mnist_dir):
+    from tfgen.models import DCGAN
+
+    source, out, report = tmp_path / "source.keras", tmp_path / "run", tmp_path / "report"
+    report.mkdir()
+    DCGAN(latent_dim=8, g_width=8, d_width=8).save(source)
+    _launch_two(FINETUNING_WORKER, [source, out, mnist_dir, report], report)
+
+    weights = [np.load(report / f"finetune_{i}.npz") for i in (0, 1)]
+    for name in weights[0].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["steps"] == 2 and summary["frozen_at_start"]
+    tuned = saving.load_model(out / "model.keras")
+    for name, value in zip(weights[0].files, tuned.weights):
+        np.testing.assert_array_equal(weights[0][name], value.numpy())
+    # Only the chief wrote the run folder; the other worker's scratch folder (under TMPDIR =
+    # report) is gone.
+    chief, other = (json.loads((report / f"finetune_{i}.json").read_text()) for i in (0, 1))
+    assert chief["wrote_to"] == [str(out)]
+    assert len(other["wrote_to"]) == 1 and pathlib.Path(other["wrote_to"][0]).parent == report
+    assert not [p for p in report.iterdir() if p.name.startswith("tfgen-worker-")]
