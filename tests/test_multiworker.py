@@ -22,13 +22,12 @@ spec = importlib.util.spec_from_file_location(
 launcher = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(launcher)
 
-# Each worker: `training.train` under --strategy multiworker, recording where it wrote and
-# saving its final weights for the test to compare.
-WORKER = """
+# The start of a worker program: `used` collects the folders `distribute.output_dir` gives
+# this worker to write into.
+RECORD_OUTPUT_DIRS = """
 import contextlib, json, os, sys
 import numpy as np
-from tfgen import distribute, training
-out, data, report = sys.argv[1:4]
+from tfgen import distribute
 index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
 used = []
 original = distribute.output_dir
@@ -40,6 +39,15 @@ def recording(path, strategy=None):
         yield where
 
 distribute.output_dir = recording
+"""
+
+# Each worker: `training.train` under --strategy multiworker, recording where it wrote and
+# saving its final weights for the test to compare.
+WORKER = (
+    RECORD_OUTPUT_DIRS
+    + """
+from tfgen import training
+out, data, report = sys.argv[1:4]
 model = training.train(
     "dcgan", data, out, steps=2, batch_size=8, limit=32, samples=4, verbose=0,
     options=dict(latent_dim=8, g_width=8, d_width=8), strategy="multiworker",
@@ -49,6 +57,7 @@ with open(f"{report}/worker_{index}.json", "w") as f:
     json.dump({"wrote_to": used[0], "exists_after": os.path.exists(used[0]),
                "pid": os.getpid(), "iterations": int(model.g_optimizer.iterations.numpy())}, f)
 """
+)
 
 
 def _launch_two(program, args, scratch):
@@ -241,22 +250,11 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):
         np.testing.assert_array_equal(resumed[0][name], full[name])
 
 
-FINETUNING_WORKER = """
-import contextlib, json, os, sys
-import numpy as np
-from tfgen import distribute, transfer
+FINETUNING_WORKER = (
+    RECORD_OUTPUT_DIRS
+    + """
+from tfgen import transfer
 source, out, data, report = sys.argv[1:5]
-index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
-used = []
-original = distribute.output_dir
-
-@contextlib.contextmanager
-def recording(path, strategy=None):
-    with original(path, strategy) as where:
-        used.append(str(where))
-        yield where
-
-distribute.output_dir = recording
 model = transfer.finetune(
     source, data, out, freeze_d=1, steps=2, batch_size=8, limit=32, samples=4, verbose=0,
     strategy="multiworker",
@@ -265,6 +263,7 @@ np.savez(f"{report}/finetune_{index}.npz", *[w.numpy() for w in model.weights])
 with open(f"{report}/finetune_{index}.json", "w") as f:
     json.dump({"wrote_to": used}, f)
 """
+)
 
 
 def test_two_workers_finetune_and_only_the_chief_writes(tmp_path, mnist_dir):
