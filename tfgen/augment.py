@@ -230,16 +230,19 @@ class Augmenter(keras.layers.Layer):
     def call(self, images, step=0, salt=0):
         return augment(images, self.p, self.seed, step, salt, self.transforms)
 
-    def update(self, real_logits):
-        """Accumulates sign(D(x_real)); every `interval` calls moves p toward the target.
+    def update(self, real_logits, midpoint=0.0):
+        """Accumulates sign(D(x_real) - midpoint); every `interval` calls moves p toward the
+        target.
 
-        p moves by sign(r_t - target) * (images seen) / speed_images, clipped to [0, 1].
-        Does nothing for DiffAugment. Returns the metrics `{"ada_p", "ada_rt"}` (empty for
-        DiffAugment).
+        `midpoint` is D's decision boundary (`decision_midpoint(loss)`, or `batch_midpoint`
+        for a Wasserstein critic). p moves by sign(r_t - target) * (images seen) /
+        speed_images, clipped to [0, 1]. Does nothing for DiffAugment. Returns the metrics
+        `{"ada_p", "ada_rt"}` (empty for DiffAugment).
         """
         if not self.adaptive:
             return {}
-        logits = tf.reshape(tf.cast(real_logits, tf.float32), [tf.shape(real_logits)[0], -1])
+        logits = tf.cast(real_logits, tf.float32) - midpoint
+        logits = tf.reshape(logits, [tf.shape(real_logits)[0], -1])
         # One sign per image (PatchGAN maps are averaged first).
         signs = tf.sign(tf.reduce_mean(logits, axis=1))
         totals = _cross_replica_sum(

@@ -490,7 +490,7 @@ class CycleGAN(distribute.NoDataPeek, keras.Model):
             augmenter = self.augmenter_for(domain)
             if augmenter is None:
                 continue
-            stats = augmenter.update(tf.cast(real_outputs[domain], tf.float32) - midpoint)
+            stats = augmenter.update(real_outputs[domain], midpoint)
             logs.update({f"{name}_{domain}": value for name, value in stats.items()})
         # Shaped like the trackers' logs ([1] under multi-worker, tensorflow#72388).
         return distribute.fit_logs(logs)

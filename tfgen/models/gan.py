@@ -259,9 +259,8 @@ class GAN(distribute.NoDataPeek, keras.Model):
             return {}
         if midpoint is None:
             midpoint = augment_lib.decision_midpoint(self.loss_name)
-        real_logits = tf.cast(real_logits, tf.float32) - midpoint
         # Shaped like the trackers' logs ([1] under multi-worker, tensorflow#72388).
-        return distribute.fit_logs(self.augmenter.update(real_logits))
+        return distribute.fit_logs(self.augmenter.update(real_logits, midpoint))
 
     def r1_loss(self, real, critic=None):
         """(gamma/2 R1 over the global batch, this replica's mean R1 for the metric), or None.
