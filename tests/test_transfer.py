@@ -305,3 +305,68 @@ def test_cli_finetune_refuses_freeze_d_on_too_few_blocks(tmp_path, data_dir, cap
     )
     assert code == 2
     assert "freeze_d=5 but discriminator has 3 blocks" in capsys.readouterr().err
+
+
+# A fine-tune run that fails mid-epoch (after its step-8 checkpoint) and is run again must end
+# where an uninterrupted run ends: same data order (the pipeline is re-made after the partial
+# epoch), same unfreezing, same weights and optimizer slots. Op determinism is process-wide,
+# hence a child process. 96 images in batches of 16: epochs of 6 steps, 18 steps in all.
+FINETUNE_RESUME = """
+import sys
+import keras, numpy as np, tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+from tfgen import saving, transfer
+
+source, data_dir, tmp = sys.argv[1:4]
+
+class FailAfter(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == 9:
+            raise RuntimeError("simulated crash")
+
+def run(out, callbacks=()):
+    return transfer.finetune(source, "fashion_mnist", f"{tmp}/{out}", freeze_d=2,
+        unfreeze_every=1, steps=18, batch_size=16, limit=96, data_dir=data_dir, seed=3,
+        checkpoint_every=2, verbose=0, callbacks=list(callbacks))
+
+full = run("full")
+try:
+    run("resumed", [FailAfter()])
+except RuntimeError as e:
+    print("crashed:", e)
+resumed = run("resumed")
+
+def state(model):
+    variables = list(model.weights) + list(model.g_optimizer.variables)
+    variables += list(model.d_optimizer.variables)
+    return [keras.ops.convert_to_numpy(v.value) for v in variables]
+
+print("steps", int(resumed.g_optimizer.iterations), "frozen", transfer.frozen_layers(resumed))
+a, b = state(full), state(resumed)
+print("variables", len(a), len(b))
+print("different", [i for i, (x, y) in enumerate(zip(a, b)) if not np.array_equal(x, y)])
+"""
+
+
+def test_finetune_resumed_mid_epoch_ends_like_an_uninterrupted_run(tmp_path, data_dir):
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "source.keras"
+    tiny_dcgan().save(source)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", FINETUNE_RESUME, str(source), str(data_dir), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "crashed: simulated crash" in result.stdout
+    assert "steps 18 frozen []" in result.stdout
+    assert re.search(r"variables (\d+) \1\n", result.stdout), result.stdout
+    assert "different []" in result.stdout, result.stdout
+    run = json.loads((tmp_path / "resumed" / "run.json").read_text())
+    assert run["steps"] == 18 and not (tmp_path / "resumed" / "checkpoints").exists()

@@ -100,6 +100,7 @@ def cmd_finetune(args):
         data_dir=args.data_dir,
         strategy=args.strategy,
         limit=args.limit,
+        checkpoint_every=args.checkpoint_every,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
@@ -292,6 +293,15 @@ def cmd_list(args):
 
 
 # ------------------------------------------------------------------------ parser
+def _add_checkpoint_every(parser):
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="also checkpoint every N steps within epochs (a killed run resumes at that step)",
+    )
+
+
 def build_parser():
     parser = _Parser(prog="tfgen", description="Image generative models for TensorFlow/Keras.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
@@ -376,12 +386,7 @@ def build_parser():
         "paired folder with input/ and target/ sub-folders of matching file names)",
     )
     p.add_argument("--limit", type=int, help="use only the first N images")
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        metavar="N",
-        help="also checkpoint every N steps within epochs (a killed run resumes at that step)",
-    )
+    _add_checkpoint_every(p)
     p.add_argument(
         "--deterministic",
         action="store_true",
@@ -436,6 +441,7 @@ def build_parser():
     p.add_argument("--limit", type=int, help="use only the first N images (few-shot)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    _add_checkpoint_every(p)
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=cmd_finetune)
 

@@ -113,6 +113,20 @@ def make_dataset(
     return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
+def check_checkpoint_every(checkpoint_every):
+    """`--checkpoint-every` is None (epoch ends only) or a positive number of steps."""
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
+
+
+def open_run_folder(out):
+    """Makes the run folder `out`, or reopens a killed run's: the half-written files its atomic
+    writes left in `out` and `out/samples` are removed (the checkpoints clean their own)."""
+    io.make_folder(out)
+    for folder in (out, out / "samples"):
+        io.remove_stale_temporaries(folder)
+
+
 def restore_checkpoint(model, out, shared, steps_per_epoch, extra, strategy, every=None):
     """The run's `StepCheckpoint` in `out/checkpoints` and the step to resume at (0: none).
 
@@ -196,8 +210,7 @@ def train(
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
     health.check_mode(monitor, model_cls)
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
+    check_checkpoint_every(checkpoint_every)
     if eval_every is not None and eval_every < 1:
         raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {eval_every}")
     if limit is not None and limit < 1:
@@ -252,9 +265,7 @@ def train(
     # and resumes from the chief's checkpoint.
     shared_checkpoints = out / "checkpoints"
     with distribute.output_dir(out, strategy) as out:
-        io.make_folder(out)
-        for folder in (out, out / "samples"):  # half-written files of a killed earlier run
-            io.remove_stale_temporaries(folder)
+        open_run_folder(out)
         # Resume: the whole model state at the last checkpoint's step; the data is re-made
         # from the same seed and the consumed batches skipped; GAN noise is keyed by the step.
         checkpoint, start_step = restore_checkpoint(

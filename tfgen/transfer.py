@@ -614,6 +614,22 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
 
 
 # --------------------------------------------------------------------------- the job
+def _release_as_at_checkpoint(unfreezing, model, checkpoints, steps_per_epoch):
+    """Before a resumed run loads its checkpoint: releases the blocks the run had released
+    when it wrote it, so the optimizers hold the variables (and slots) the checkpoint holds;
+    with fewer, Keras would skip loading their state."""
+    from tfgen import reliability
+
+    meta = reliability.read_metadata(checkpoints)
+    if not meta or not int(meta.get("step", 0)):
+        return
+    unfreezing.set_model(model)
+    unfreezing.on_train_begin()
+    # The epoch of the checkpoint's last step: one written at an epoch's end precedes the
+    # next epoch's release, which the resumed fit then makes as the uninterrupted run did.
+    unfreezing.on_epoch_begin((int(meta["step"]) - 1) // steps_per_epoch)
+
+
 def _compile_for_finetuning(model, learning_rate):
     from tfgen.models.gan import GAN, default_adam
 
@@ -647,6 +663,7 @@ def finetune(
     verbose=1,
     samples=64,
     callbacks=None,
+    checkpoint_every=None,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -667,11 +684,15 @@ def finetune(
         steps, epochs: int. Length of the run (one of them; default one epoch).
         learning_rate: float or None. Adam's learning rate; None keeps the model's default.
         callbacks: list. More Keras callbacks (e.g. a quality curve).
+        checkpoint_every: int or None. Also checkpoint every this many steps within epochs
+            (a killed run resumes at that step, with the data where an uninterrupted run
+            has it when `dataset` is a source name rather than a `tf.data.Dataset`).
     """
     from tfgen import callbacks as tfgen_callbacks
-    from tfgen import distribute, io, reliability, training
+    from tfgen import distribute, reliability, training
 
     out = pathlib.Path(out)
+    training.check_checkpoint_every(checkpoint_every)
     strategy = distribute.get_strategy(strategy)
     keras.utils.set_random_seed(seed)
     with strategy.scope():
@@ -681,12 +702,15 @@ def finetune(
         frozen = apply_recipe(model, freeze_d, freeze_g, recompile_model=False)
         _compile_for_finetuning(model, learning_rate)
     if isinstance(dataset, tf.data.Dataset):
-        ds = dataset
+        ds, remake = dataset, None
     else:
         size, _, channels = getattr(model, "image_shape", (None, None, None))
-        ds = training.make_dataset(
-            type(model), dataset, batch_size, seed, size, channels, data_dir, limit
-        )
+        dataset_args = (type(model), dataset, batch_size, seed, size, channels, data_dir, limit)
+        ds = training.make_dataset(*dataset_args)
+
+        def remake():  # the same seeded pipeline again, for the epochs after a partial one
+            return training.make_dataset(*dataset_args).repeat()
+
     batches = int(ds.cardinality())
     if batches < 1:
         raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
@@ -697,8 +721,12 @@ def finetune(
     # worker resumes from the chief's checkpoint.
     shared_checkpoints = out / "checkpoints"
     with distribute.output_dir(out, strategy) as out:
-        io.make_folder(out)
-        # Epoch checkpoints written atomically; a killed run of the same command resumes at the
+        training.open_run_folder(out)
+        unfreezing = None
+        if unfreeze_every:
+            unfreezing = ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose)
+            _release_as_at_checkpoint(unfreezing, model, shared_checkpoints, steps_per_epoch)
+        # Checkpoints written atomically; a killed run of the same command resumes at the
         # last one. A NaN/Inf loss stops the run before anything else is written.
         checkpoint, start_step = training.restore_checkpoint(
             model,
@@ -707,6 +735,7 @@ def finetune(
             steps_per_epoch,
             {"seed": seed, "batch_size": batch_size},
             strategy,
+            every=checkpoint_every,
         )
         cbs = [
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
@@ -716,8 +745,8 @@ def finetune(
             ),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         ]
-        if unfreeze_every:
-            cbs.append(ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose))
+        if unfreezing is not None:
+            cbs.append(unfreezing)
         elif lr_decay:
             cbs.append(BlockLearningRates(lr_decay))
         history = reliability.resumed_fit(
@@ -728,6 +757,7 @@ def finetune(
             steps_per_epoch,
             cbs + list(callbacks or []),
             verbose,
+            remake=remake,
         )
         summary = {
             "source": source.name if isinstance(source, keras.Model) else str(source),
