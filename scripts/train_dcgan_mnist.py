@@ -23,7 +23,7 @@ from tfgen import data, io, saving, training, zoo
 README = """# dcgan_mnist
 
 DCGAN (tfgen.models.DCGAN, default networks) trained on the shared MNIST train split
-(8,334 real digits, ../shared/data/mnist). {ema_note}
+(8,334 real digits, ../shared/data/mnist). {ema_note}{r1_note}
 
 - Command: `{command}`
 - Steps: {steps} at batch {batch_size} (seed {seed}), then {anneal_steps} at learning rate
@@ -48,6 +48,9 @@ def main(argv=None):
     parser.add_argument("--d-width", type=int, default=64, help="discriminator width")
     parser.add_argument("--anneal-steps", type=int, default=0, help="steps of phase 2")
     parser.add_argument("--anneal-lr", type=float, default=5e-5, help="phase 2 Adam rate")
+    parser.add_argument(
+        "--r1", type=float, default=0.0, help="R1 penalty weight on D (tfgen train --r1); 0: none"
+    )
     args = parser.parse_args(argv)
     start = time.time()
     run_dir = pathlib.Path(args.run_dir)
@@ -67,6 +70,7 @@ def main(argv=None):
                 "g_width": args.g_width,
                 "d_width": args.d_width,
                 **({"ema": args.ema} if args.ema else {}),
+                **({"r1_gamma": args.r1} if args.r1 else {}),
             },
             verbose=2,
         )
@@ -88,7 +92,11 @@ def main(argv=None):
         "anneal_lr": args.anneal_lr,
         "batch_size": args.batch_size,
         "seed": args.seed,
-        "options": {"g_width": args.g_width, "d_width": args.d_width},
+        "options": {
+            "g_width": args.g_width,
+            "d_width": args.d_width,
+            **({"r1_gamma": args.r1} if args.r1 else {}),
+        },
         "ema": args.ema or None,
         "wall_time_s": round(wall_time, 1),
         "cpus": os.cpu_count(),
@@ -100,11 +108,17 @@ def main(argv=None):
         if args.ema
         else ""
     )
+    r1_note = (
+        f" The discriminator was trained with an R1 gradient penalty on real images "
+        f"(gamma {args.r1})."
+        if args.r1
+        else ""
+    )
     entry = zoo.publish(
         published,
         args.name,
         card,
-        README.format(**card, ema_note=ema_note),
+        README.format(**card, ema_note=ema_note, r1_note=r1_note),
     )
     print(f"published {entry}")
 
