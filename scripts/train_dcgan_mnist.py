@@ -23,7 +23,7 @@ from tfgen import data, io, saving, training, zoo
 README = """# dcgan_mnist
 
 DCGAN (tfgen.models.DCGAN, default networks) trained on the shared MNIST train split
-(8,334 real digits, ../shared/data/mnist). {ema_note}{r1_note}
+(8,334 real digits, ../shared/data/mnist). {ema_note}{recipe_note}
 
 - Command: `{command}`
 - Steps: {steps} at batch {batch_size} (seed {seed}), then {anneal_steps} at learning rate
@@ -51,7 +51,18 @@ def main(argv=None):
     parser.add_argument(
         "--r1", type=float, default=0.0, help="R1 penalty weight on D (tfgen train --r1); 0: none"
     )
+    parser.add_argument(
+        "--latent-components",
+        type=int,
+        default=0,
+        help="generator input: a mixture of this many separated Gaussians (DCGAN's "
+        "latent_components); 0: plain z",
+    )
     args = parser.parse_args(argv)
+    extra_options = {
+        **({"r1_gamma": args.r1} if args.r1 else {}),
+        **({"latent_components": args.latent_components} if args.latent_components else {}),
+    }
     start = time.time()
     run_dir = pathlib.Path(args.run_dir)
     wall_time = 0.0
@@ -70,7 +81,7 @@ def main(argv=None):
                 "g_width": args.g_width,
                 "d_width": args.d_width,
                 **({"ema": args.ema} if args.ema else {}),
-                **({"r1_gamma": args.r1} if args.r1 else {}),
+                **extra_options,
             },
             verbose=2,
         )
@@ -92,11 +103,7 @@ def main(argv=None):
         "anneal_lr": args.anneal_lr,
         "batch_size": args.batch_size,
         "seed": args.seed,
-        "options": {
-            "g_width": args.g_width,
-            "d_width": args.d_width,
-            **({"r1_gamma": args.r1} if args.r1 else {}),
-        },
+        "options": {"g_width": args.g_width, "d_width": args.d_width, **extra_options},
         "ema": args.ema or None,
         "wall_time_s": round(wall_time, 1),
         "cpus": os.cpu_count(),
@@ -108,17 +115,22 @@ def main(argv=None):
         if args.ema
         else ""
     )
-    r1_note = (
+    recipe_note = (
         f" The discriminator was trained with an R1 gradient penalty on real images "
         f"(gamma {args.r1})."
         if args.r1
         else ""
     )
+    if args.latent_components:
+        recipe_note += (
+            f" The generator first maps z to a mixture of {args.latent_components} separated "
+            "Gaussians (`latent_components`), so no latent mass lies between digit classes."
+        )
     entry = zoo.publish(
         published,
         args.name,
         card,
-        README.format(**card, ema_note=ema_note, r1_note=r1_note),
+        README.format(**card, ema_note=ema_note, recipe_note=recipe_note),
     )
     print(f"published {entry}")
 

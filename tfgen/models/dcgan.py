@@ -28,6 +28,10 @@ class DCGAN(GAN):
         update: str. `"simultaneous"` or `"alternating"`.
         spectral_norm: bool. Spectral normalization of the discriminator's layers (instead of
             its BatchNorm). Defaults to False.
+        latent_components: int or None. The generator first maps z to a mixture of this many
+            separated Gaussians (`networks.latent_mixture`), so it need not spend latent mass
+            between disconnected classes. None (default): z goes straight in.
+        latent_scale: float. Spread of each mixture component. Defaults to 0.3.
         generator, discriminator: keras.Model. Custom networks (override the builders).
         seed: int. Seeds the training noise.
     """
@@ -42,6 +46,8 @@ class DCGAN(GAN):
         d_width=64,
         update="simultaneous",
         spectral_norm=False,
+        latent_components=None,
+        latent_scale=0.3,
         generator=None,
         discriminator=None,
         seed=0,
@@ -50,7 +56,13 @@ class DCGAN(GAN):
         if update not in UPDATES:
             raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
         image_shape = dcgan_networks.check_image_shape(image_shape)
-        generator = generator or dcgan_networks.build_generator(image_shape, latent_dim, g_width)
+        generator = generator or dcgan_networks.build_generator(
+            image_shape,
+            latent_dim,
+            g_width,
+            latent_components=latent_components,
+            latent_scale=latent_scale,
+        )
         discriminator = discriminator or dcgan_networks.build_discriminator(
             image_shape, d_width, spectral_norm=spectral_norm
         )
@@ -59,6 +71,8 @@ class DCGAN(GAN):
         self.d_width = d_width
         self.update = update
         self.spectral_norm = bool(spectral_norm)
+        self.latent_components = latent_components and int(latent_components)
+        self.latent_scale = float(latent_scale)
 
     def _d_loss(self, real_logits, fake_logits):
         per_example = self.discriminator_loss(real_logits, fake_logits)
@@ -136,4 +150,9 @@ class DCGAN(GAN):
             "d_width": self.d_width,
             "update": self.update,
             **({"spectral_norm": True} if self.spectral_norm else {}),
+            **(
+                {"latent_components": self.latent_components, "latent_scale": self.latent_scale}
+                if self.latent_components
+                else {}
+            ),
         }

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from tfgen.errors import TfgenUsageError
+from tfgen.networks.latent_mixture import GaussianMixtureLatent
 
 # image size -> spatial size of the generator's first feature map
 _START_SIZE = {28: 7, 32: 4, 64: 4}
@@ -37,7 +38,14 @@ def _batch_norm(name):
     return layers.BatchNormalization(synchronized=True, name=name)
 
 
-def build_generator(image_shape=(28, 28, 1), latent_dim=64, width=64, name="generator"):
+def build_generator(
+    image_shape=(28, 28, 1),
+    latent_dim=64,
+    width=64,
+    name="generator",
+    latent_components=None,
+    latent_scale=0.3,
+):
     """DCGAN generator: z -> Dense -> [upsample, conv, BN, ReLU] x n -> conv -> tanh.
 
     Args:
@@ -45,13 +53,18 @@ def build_generator(image_shape=(28, 28, 1), latent_dim=64, width=64, name="gene
             `(28, 28, 1)`.
         latent_dim: int. Size of the latent vector z. Defaults to 64.
         width: int. Channels of the last hidden feature map; earlier ones double. Defaults to 64.
+        latent_components: int or None. First map z to a mixture of this many separated
+            Gaussians (`GaussianMixtureLatent`, scale `latent_scale`); None feeds z directly.
     """
     size, _, channels = check_image_shape(image_shape)
     start = _START_SIZE[size]
     n_up = _num_upsamples(size)
     filters = width * 2 ** (n_up - 1)
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(start * start * filters, use_bias=False, name="project")(z)
+    x = z
+    if latent_components:
+        x = GaussianMixtureLatent(latent_components, latent_scale, name="latent_mixture")(x)
+    x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
     x = _batch_norm("project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
