@@ -99,19 +99,34 @@ def worst(vars_a, vars_b):
 
 
 @pytest.fixture(scope="session")
-def two_replica_run():
-    """`run(model, lr, report) -> dict`: see TWO_REPLICAS; `model` is e.g. "DCGAN(seed=3)"."""
-    import json
+def run_program():
+    """`run(program, *args, timeout=600) -> stdout`: runs Python source in a fresh process
+    (for process-wide settings: logical devices, op determinism) and asserts it succeeded."""
     import subprocess
     import sys
 
-    def run(model, lr, report):
-        script = TWO_REPLICAS.format(model=model, lr=lr, report=report)
+    def run(program, *args, timeout=600):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
         result = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+            [sys.executable, "-c", program, *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return result.stdout
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def two_replica_run(run_program):
+    """`run(model, lr, report) -> dict`: see TWO_REPLICAS; `model` is e.g. "DCGAN(seed=3)"."""
+    import json
+
+    def run(model, lr, report):
+        stdout = run_program(TWO_REPLICAS.format(model=model, lr=lr, report=report))
+        return json.loads(stdout.strip().splitlines()[-1])
 
     return run

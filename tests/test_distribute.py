@@ -1,16 +1,9 @@
 """tf.distribute: MirroredStrategy on 2 logical CPU devices trains exactly like one device."""
 
-import os
-import pathlib
-import subprocess
-import sys
-
 import pytest
 
 from tfgen import distribute
 from tfgen.errors import TfgenUsageError
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_mirrored_dcgan_matches_one_device(two_replica_run):
@@ -65,23 +58,15 @@ with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
 """
 
 
-def test_jit_flag():
+def test_jit_flag(run_program):
     assert distribute.resolve_jit("on") is True  # one CPU device: XLA works, only slower
     assert distribute.resolve_jit("off") is False
     assert distribute.resolve_jit("auto") == "auto"
     with pytest.raises(TfgenUsageError, match="unknown --jit 'yes'"):
         distribute.resolve_jit("yes")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-c", JIT_ON_TWO_CPUS],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "OFF False AUTO auto" in result.stdout
-    assert "REFUSED --jit on fails with several CPU devices (2 replicas)" in result.stdout
+    stdout = run_program(JIT_ON_TWO_CPUS, timeout=300)
+    assert "OFF False AUTO auto" in stdout
+    assert "REFUSED --jit on fails with several CPU devices (2 replicas)" in stdout
 
 
 # WGAN-GP: 3 steps of n_critic=2 critic updates with the gradient penalty, global batch 8 on

@@ -348,25 +348,13 @@ print("different", [i for i, (x, y) in enumerate(zip(a, b)) if not np.array_equa
 """
 
 
-def test_finetune_resumed_mid_epoch_ends_like_an_uninterrupted_run(tmp_path, data_dir):
-    import os
-    import subprocess
-    import sys
-
+def test_finetune_resumed_mid_epoch_ends_like_an_uninterrupted_run(tmp_path, data_dir, run_program):
     source = tmp_path / "source.keras"
     tiny_dcgan().save(source)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-c", FINETUNE_RESUME, str(source), str(data_dir), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "crashed: simulated crash" in result.stdout
-    assert "steps 18 frozen []" in result.stdout
-    assert re.search(r"variables (\d+) \1\n", result.stdout), result.stdout
-    assert "different []" in result.stdout, result.stdout
+    stdout = run_program(FINETUNE_RESUME, source, data_dir, tmp_path)
+    assert "crashed: simulated crash" in stdout
+    assert "steps 18 frozen []" in stdout
+    assert re.search(r"variables (\d+) \1\n", stdout), stdout
+    assert "different []" in stdout, stdout
     run = json.loads((tmp_path / "resumed" / "run.json").read_text())
     assert run["steps"] == 18 and not (tmp_path / "resumed" / "checkpoints").exists()

@@ -1,10 +1,7 @@
 """Tests for `tfgen.models.VAE` and its networks: KL, likelihoods, training, round trips."""
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -293,19 +290,10 @@ print("OK", single_logs["loss"][0])
 """
 
 
-def test_mirrored_strategy_step_equals_single_device_step():
+def test_mirrored_strategy_step_equals_single_device_step(run_program):
     # Same global batch and seed: replicas draw their slices of the same noise and average
     # their losses over the global batch, so one step moves the weights as on one device.
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_CHECK],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "OK" in result.stdout
+    assert "OK" in run_program(MIRRORED_CHECK, timeout=300)
 
 
 def test_zoo_reconstructions_keep_their_class(mnist_test_arrays):
