@@ -172,17 +172,12 @@ def main(argv=None):
         )
         tuned = run("finetuned_from_" + args.source, args.source, **common)
         keras.utils.set_random_seed(args.seed)
-        # The same configuration as the source (its EMA included), fresh weights: only the
-        # starting point differs between the two runs.
+        # The same configuration as the source (EMA, R1, mixture latent included), networks
+        # rebuilt with fresh weights: only the starting point differs between the two runs.
         source_config = saving.load_model(args.source, compile=False).get_config()
-        fresh = DCGAN(
-            image_shape=source_config["image_shape"],
-            latent_dim=source_config["latent_dim"],
-            g_width=source_config["g_width"],
-            d_width=source_config["d_width"],
-            ema=source_config.get("ema"),
-            seed=args.seed,
-        )
+        for key in ("generator", "discriminator", "name"):
+            source_config.pop(key, None)
+        fresh = DCGAN(**{**source_config, "seed": args.seed})
         scratch = run("from_scratch", fresh, **common)
         target = scratch["curve"][-1][1]
         reached = steps_to_reach(tuned["curve"], target)

@@ -58,10 +58,17 @@ def main(argv=None):
         help="generator input: a mixture of this many separated Gaussians (DCGAN's "
         "latent_components); 0: plain z",
     )
+    parser.add_argument(
+        "--latent-scale", type=float, default=0.3, help="spread of each mixture component"
+    )
     args = parser.parse_args(argv)
     extra_options = {
         **({"r1_gamma": args.r1} if args.r1 else {}),
-        **({"latent_components": args.latent_components} if args.latent_components else {}),
+        **(
+            {"latent_components": args.latent_components, "latent_scale": args.latent_scale}
+            if args.latent_components
+            else {}
+        ),
     }
     start = time.time()
     run_dir = pathlib.Path(args.run_dir)
