@@ -59,7 +59,7 @@ def main(argv=None):
         "latent_components); 0: plain z",
     )
     parser.add_argument(
-        "--latent-scale", type=float, default=0.3, help="spread of each mixture component"
+        "--latent-scale", type=float, default=1.0, help="spread of each mixture component"
     )
     args = parser.parse_args(argv)
     extra_options = {

@@ -24,16 +24,18 @@ def test_output_is_the_chosen_mean_plus_scaled_noise():
     np.testing.assert_allclose(out, layer.means.numpy()[k] + 0.3 * z, rtol=1e-5, atol=1e-5)
 
 
-def test_components_are_uniform_and_separated():
-    layer = _layer(10)
+@pytest.mark.parametrize("scale, nearest_own", [(0.3, 1.0), (1.0, 0.999)])
+def test_components_are_uniform_and_separated(scale, nearest_own):
+    layer = _layer(10, scale=scale)
     z = np.random.default_rng(1).standard_normal((20000, 64)).astype("float32")
     k = z[:, :10].argmax(axis=1)
     counts = np.bincount(k, minlength=10)
     assert counts.min() > 1800 and counts.max() < 2200, counts  # expected 2000 +- 42 (1 sd)
-    # Each output lies nearer its own mean than any other: no latent mass between components.
+    # Outputs lie nearer their own mean than any other: little latent mass between components
+    # (none at all at 0.3; at the default 1.0, ~8 from their own mean, ~12 from the next).
     out = keras.ops.convert_to_numpy(layer(z))
     distances = np.linalg.norm(out[:, None, :] - layer.means.numpy()[None], axis=-1)
-    np.testing.assert_array_equal(distances.argmin(axis=1), k)
+    assert np.mean(distances.argmin(axis=1) == k) >= nearest_own
 
 
 def test_bad_arguments_say_what_is_wrong():

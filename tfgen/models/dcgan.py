@@ -31,7 +31,7 @@ class DCGAN(GAN):
         latent_components: int or None. The generator first maps z to a mixture of this many
             separated Gaussians (`networks.latent_mixture`), so it need not spend latent mass
             between disconnected classes. None (default): z goes straight in.
-        latent_scale: float. Spread of each mixture component. Defaults to 0.3.
+        latent_scale: float. Spread of each mixture component. Defaults to 1.0.
         generator, discriminator: keras.Model. Custom networks (override the builders).
         seed: int. Seeds the training noise.
     """
@@ -47,7 +47,7 @@ class DCGAN(GAN):
         update="simultaneous",
         spectral_norm=False,
         latent_components=None,
-        latent_scale=0.3,
+        latent_scale=1.0,
         generator=None,
         discriminator=None,
         seed=0,

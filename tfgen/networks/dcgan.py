@@ -44,7 +44,7 @@ def build_generator(
     width=64,
     name="generator",
     latent_components=None,
-    latent_scale=0.3,
+    latent_scale=1.0,
 ):
     """DCGAN generator: z -> Dense -> [upsample, conv, BN, ReLU] x n -> conv -> tanh.
 
