@@ -130,8 +130,9 @@ def main(argv=None):
     )
     if args.latent_components:
         recipe_note += (
-            f" The generator first maps z to a mixture of {args.latent_components} separated "
-            "Gaussians (`latent_components`), so no latent mass lies between digit classes."
+            f" The generator first maps z to a mixture of {args.latent_components} Gaussians "
+            f"with fixed means (`latent_components`, scale {args.latent_scale}), so little "
+            "latent mass lies between digit classes."
         )
     entry = zoo.publish(
         published,
