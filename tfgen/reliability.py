@@ -126,6 +126,13 @@ def read_metadata(directory):
     return meta
 
 
+def check_checkpoint_every(every):
+    """`--checkpoint-every` is None (epoch ends only) or a positive number of steps. The jobs
+    call it before they load data or make folders; `StepCheckpoint` checks again."""
+    if every is not None and int(every) < 1:
+        raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {every}")
+
+
 class StepCheckpoint(keras.callbacks.Callback):
     """Writes the whole training state every `every` steps and at each epoch's end.
 
@@ -148,8 +155,7 @@ class StepCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, directory, steps_per_epoch, every=None, extra=None, restore_from=None):
         super().__init__()
-        if every is not None and int(every) < 1:
-            raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {every}")
+        check_checkpoint_every(every)
         self.directory = pathlib.Path(directory)
         self.restore_from = pathlib.Path(restore_from or directory)
         self.steps_per_epoch = int(steps_per_epoch)

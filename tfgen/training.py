@@ -113,12 +113,6 @@ def make_dataset(
     return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
-def check_checkpoint_every(checkpoint_every):
-    """`--checkpoint-every` is None (epoch ends only) or a positive number of steps."""
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {checkpoint_every}")
-
-
 def open_run_folder(out):
     """Makes the run folder `out`, or reopens a killed run's: the half-written files its atomic
     writes left in `out` and `out/samples` are removed (the checkpoints clean their own)."""
@@ -210,7 +204,7 @@ def train(
     model_cls = registry.get_model_class(kind)
     out = pathlib.Path(out)
     health.check_mode(monitor, model_cls)
-    check_checkpoint_every(checkpoint_every)
+    reliability.check_checkpoint_every(checkpoint_every)
     if eval_every is not None and eval_every < 1:
         raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {eval_every}")
     if limit is not None and limit < 1:

@@ -692,7 +692,7 @@ def finetune(
     from tfgen import distribute, reliability, training
 
     out = pathlib.Path(out)
-    training.check_checkpoint_every(checkpoint_every)
+    reliability.check_checkpoint_every(checkpoint_every)
     strategy = distribute.get_strategy(strategy)
     keras.utils.set_random_seed(seed)
     with strategy.scope():
