@@ -13,9 +13,7 @@ generator's FID no worse than the raw generator's.
 import argparse
 import json
 
-import numpy as np
-
-from tfgen import io, saving, zoo
+from tfgen import io, monitor, saving, zoo
 from tfgen.evaluation import features as features_lib
 from tfgen.evaluation import metrics
 from tfgen.evaluation.model_eval import real_images
@@ -25,11 +23,10 @@ CONFIDENCE = 0.9
 
 def digit_stats(probabilities):
     """(distinct digits, largest digit share, share with max probability >= CONFIDENCE)."""
-    predicted = probabilities.argmax(axis=1)
-    counts = np.bincount(predicted, minlength=probabilities.shape[1])
+    shares = monitor.class_shares(probabilities.argmax(axis=1), probabilities.shape[1])
     return (
-        int((counts > 0).sum()),
-        float(counts.max() / len(predicted)),
+        shares["classes_seen"],
+        shares["max_class_share"],
         float((probabilities.max(axis=1) >= CONFIDENCE).mean()),
     )
 
