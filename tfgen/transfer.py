@@ -621,7 +621,7 @@ def _release_as_at_checkpoint(unfreezing, model, checkpoints, steps_per_epoch):
     from tfgen import reliability
 
     meta = reliability.read_metadata(checkpoints)
-    if not meta or not int(meta.get("step", 0)):
+    if meta is None or not int(meta["step"]):  # read_metadata checks the key
         return
     unfreezing.set_model(model)
     unfreezing.on_train_begin()
