@@ -28,8 +28,19 @@ import tensorflow as tf
 
 
 def clone(network):
-    """The same architecture with freshly initialised weights."""
-    return keras.models.clone_model(network)
+    """The same architecture with freshly initialised weights, in stock Keras layers.
+
+    tfgen's `FusedBatchNormalization` becomes `keras.layers.BatchNormalization` with the same
+    config (the layer the examples use): the same model, computed by Keras' unfused ops.
+    """
+    from tfgen.networks.fused_batch_norm import FusedBatchNormalization
+
+    def stock_layer(layer):
+        if isinstance(layer, FusedBatchNormalization):
+            return keras.layers.BatchNormalization.from_config(layer.get_config())
+        return layer.__class__.from_config(layer.get_config())
+
+    return keras.models.clone_model(network, clone_function=stock_layer)
 
 
 def adam():

@@ -163,7 +163,9 @@ def test_train_mixed_float16_saves_loads_and_exports_float32(tmp_path, mnist_dir
     path = export.saved_model(loaded, tmp_path / "export" / "dcgan")
     served = tf.saved_model.load(str(path)).signatures["serving_default"](z=tf.constant(z))
     assert served["images"].dtype == tf.float32
-    np.testing.assert_allclose(served["images"].numpy(), model.generator(z).numpy(), atol=1e-5)
+    # Float16 arithmetic: on CPUs with AVX512-FP16 (Sapphire Rapids) oneDNN's graph-mode
+    # kernels round differently from eager ones, ~6e-5 here (float16's epsilon is ~1e-3).
+    np.testing.assert_allclose(served["images"].numpy(), model.generator(z).numpy(), atol=5e-4)
 
 
 def test_vae_trains_in_mixed_float16_and_returns_float32(mnist_images):

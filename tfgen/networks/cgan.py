@@ -9,6 +9,7 @@ from keras import layers
 
 from tfgen.errors import TfgenUsageError
 from tfgen.networks import dcgan as dcgan_networks
+from tfgen.networks.fused_batch_norm import FusedBatchNormalization
 
 CONDITIONINGS = ("projection", "concat")
 # image size -> spatial size of the generator's first feature map (as in the DCGAN builders)
@@ -54,14 +55,14 @@ def build_conditional_generator(
     x = layers.Concatenate(name="z_and_label")([z, embedded])
     filters = width * 2 ** (n_up - 1)
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = FusedBatchNormalization(name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
     for i in range(n_up):
         filters = max(width * 2 ** (n_up - 1 - i), 8)
         x = layers.UpSampling2D(name=f"block{i}_up")(x)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = FusedBatchNormalization(name=f"block{i}_bn")(x)
         x = layers.ReLU(name=f"block{i}_relu")(x)
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
@@ -70,7 +71,7 @@ def build_conditional_generator(
 
 def _normalization(kind, name):
     if kind == "batch":
-        return layers.BatchNormalization(name=name)
+        return FusedBatchNormalization(name=name)
     if kind == "layer":
         return layers.LayerNormalization(name=name)
     if kind in (None, "none"):

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from tfgen.errors import TfgenUsageError
+from tfgen.networks.fused_batch_norm import FusedBatchNormalization
 from tfgen.networks.latent_mixture import GaussianMixtureLatent
 
 # image size -> spatial size of the generator's first feature map
@@ -35,7 +36,7 @@ def _num_upsamples(size):
 def _batch_norm(name):
     # Statistics over the global batch, not each replica's share: training under
     # MirroredStrategy then matches one device with the same global batch.
-    return layers.BatchNormalization(synchronized=True, name=name)
+    return FusedBatchNormalization(synchronized=True, name=name)
 
 
 def build_generator(
