@@ -55,6 +55,8 @@ MODELS = {
     "dcgan_spe8": dict(kind="dcgan", dataset="mnist", compile={"steps_per_execution": 8}),
     "dcgan_xla": dict(kind="dcgan", dataset="mnist", compile={"jit_compile": True}),
 }
+# Seconds of timed blocks per model at most (all variants together), for slow steps.
+MAX_TIMED_S = 60
 DEFAULT_MODELS = ("dcgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "vae", "dcgan_b128")
 QUICK_MODELS = ("dcgan",)
 
@@ -168,6 +170,48 @@ def run_calls(function, iterator, calls):
     return time.perf_counter() - start
 
 
+# Executor bookkeeping events on the compute threads, not ops (ParallelFor nests inside ops).
+_NOT_OPS = ("Process", "Start", "Run", "ExecutorDoneCallback", "ParallelFor")
+
+
+def kernel_share(function, iterator, calls=3):
+    """Share of op time in convolution and matmul kernels over `calls` profiled train calls.
+
+    Reads the TF profiler's trace of the executor threads (`tf.profiler.experimental`): each
+    op's duration, by op type. Both loops run the same convolutions on the same networks, so
+    where these kernels take share s of the reference's step, removing everything else from
+    tfgen's step could make it at most 1 / s times faster.
+    """
+    import glob
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    logdir = tempfile.mkdtemp()
+    tf.profiler.experimental.start(logdir)
+    run_calls(function, iterator, calls)
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(
+        pathlib.Path(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0]).read_bytes()
+    )
+    kernels = total = 0
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                op_type = name.rsplit(":", 1)[-1].strip()
+                if ":" not in name or op_type in _NOT_OPS or op_type.startswith("__inference"):
+                    continue
+                total += event.duration_ps
+                if "Conv" in op_type or "MatMul" in op_type:
+                    kernels += event.duration_ps
+    return kernels / total if total else float("nan")
+
+
 def latency_ms(fn, calls=5, repeats=3):
     fn()
     fn()
@@ -259,9 +303,14 @@ def measure(name, data_dir, repeats, block_s):
         "tfgen_cached": model.steps_per_execution,
     }
     calls = {}
+    slowest = 0.0
     for key in functions:  # one more call each, then size the blocks to ~block_s
         elapsed = run_calls(functions[key], iterators[key], 1)
         calls[key] = max(1, round(block_s / max(elapsed, 1e-4)))
+        slowest = max(slowest, elapsed)
+    # A model whose single step outlasts a block (CycleGAN: ~5 s on 2 cores) gets fewer
+    # blocks, at least 3, so the whole run stays under 10 minutes.
+    repeats = max(min(3, repeats), min(repeats, int(MAX_TIMED_S / (len(functions) * slowest))))
     step_times = {key: [] for key in functions}
     order = list(functions)
     for r in range(repeats):
@@ -276,6 +325,10 @@ def measure(name, data_dir, repeats, block_s):
     median_ratio = statistics.median(ref / t for ref, t in pairs)
     input_wait = max(0.0, (best["tfgen"] - best["tfgen_cached"]) / best["tfgen"])
     traces = {k: c["traces"] for k, c in counters.items()}  # before the profiler's own trace
+    shares = {
+        key: kernel_share(functions[key], iterators[key], calls=1 if best[key] > 1 else 3)
+        for key in ("tfgen", "reference")
+    }
     spec = ds.element_spec
     flops = {"tfgen": profiled_flops(model, spec), "reference": profiled_flops(reference, spec)}
     latency = generation_latency(kind, model, ds)
@@ -285,6 +338,7 @@ def measure(name, data_dir, repeats, block_s):
         "batch_size": batch_size,
         "steps_per_execution": model.steps_per_execution,
         "jit_compile": bool(model.jit_compile),
+        "repeats": repeats,
         "step_s": best,
         "ratio": best["reference"] / best["tfgen"],
         "median_ratio": median_ratio,
@@ -292,6 +346,7 @@ def measure(name, data_dir, repeats, block_s):
         "step_s_all": step_times,
         "flops": flops,
         "traces": traces,
+        "kernel_share": shares,
         "gen_latency_ms": latency,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -302,7 +357,7 @@ def table(results, peak):
     header = (
         "| model | batch | tfgen steps/s | reference steps/s | **tfgen / reference** (median) | "
         "tfgen images/s | GFLOP/step tfgen (ref) | GFLOP/s | % of matmul peak | input wait | "
-        "traces | peak RSS MB | generate b=1 / b=64 ms |"
+        "conv+matmul share tfgen / ref | traces | peak RSS MB | generate b=1 / b=64 ms |"
     )
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
     for r in results:
@@ -313,6 +368,7 @@ def table(results, peak):
             f"**{r['ratio']:.2f}x** ({r['median_ratio']:.2f}x) | {r['batch_size'] / t:.0f} | "
             f"{gflop:.3f} ({r['flops']['reference'] / 1e9:.3f}) | {gflop / t:.1f} | "
             f"{100 * gflop / t / peak:.1f} % | {100 * r['input_wait']:.1f} % | "
+            f"{100 * r['kernel_share']['tfgen']:.0f} / {100 * r['kernel_share']['reference']:.0f} % | "
             f"{r['traces']['tfgen']} / {r['traces']['reference']} | {r['peak_rss_mb']:.0f} | "
             f"{r['gen_latency_ms'][0]:.1f} / {r['gen_latency_ms'][1]:.1f} |"
         )
@@ -417,8 +473,12 @@ NOTES = """
 Columns: *GFLOP/step* is the TF profiler's float-op statistics summed over the ops one traced
 `train_step` runs (tfgen, and in brackets the reference: the loops differ in work); *GFLOP/s* and
 *% of matmul peak* are tfgen's; *input wait* is the step time on the real `tf.data` pipeline
-minus the step time on one cached batch, over the former; *traces* counts `train_step`
-traces (tfgen / reference; 1 = no retracing).
+minus the step time on one cached batch, over the former; *conv+matmul share* is the share
+of op time (TF profiler trace of 3 train calls) spent in convolution and matmul kernels, which
+both loops run alike on the same networks: where the reference spends share s there, a loop
+that removed all its other work would still be at most 1 / s times faster; *traces* counts
+`train_step` traces (tfgen / reference; 1 = no retracing). A model whose step takes longer than
+its share of 60 s of timed blocks (CycleGAN) is timed in fewer blocks, at least 3.
 """
 
 

@@ -121,3 +121,25 @@ def test_serializes_under_tfgen_and_round_trips_through_keras_file(tmp_path):
     x = np.random.default_rng(2).normal(size=(5, 4, 4, 3)).astype("float32")
     np.testing.assert_array_equal(loaded(x, training=False), model(x, training=False))
     np.testing.assert_array_equal(loaded(x, training=True), model(x, training=True))
+
+
+def test_benchmark_references_clone_to_stock_keras_batch_norm():
+    """scripts/benchmark.py's references must run Keras' own BatchNorm, or the ratio would
+    not measure the fused path against the layer the official examples use."""
+    import importlib.util
+    import pathlib
+
+    from tfgen.networks import dcgan
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "bench_references.py"
+    spec = importlib.util.spec_from_file_location("bench_references", path)
+    bench_references = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_references)
+    generator = dcgan.build_generator(latent_dim=8, width=8)
+    reference = bench_references.clone(generator)
+    norms = [layer for layer in reference.layers if "_bn" in layer.name]
+    assert norms and all(type(layer) is keras.layers.BatchNormalization for layer in norms)
+    assert any(isinstance(layer, FusedBatchNormalization) for layer in generator.layers)
+    reference.set_weights(generator.get_weights())
+    z = np.random.default_rng(3).normal(size=(16, 8)).astype("float32")
+    np.testing.assert_allclose(reference(z, training=True), generator(z, training=True), atol=1e-5)
