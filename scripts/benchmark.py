@@ -474,7 +474,7 @@ Columns: *GFLOP/step* is the TF profiler's float-op statistics summed over the o
 `train_step` runs (tfgen, and in brackets the reference: the loops differ in work); *GFLOP/s* and
 *% of matmul peak* are tfgen's; *input wait* is the step time on the real `tf.data` pipeline
 minus the step time on one cached batch, over the former; *conv+matmul share* is the share
-of op time (TF profiler trace of 3 train calls) spent in convolution and matmul kernels, which
+of op time (TF profiler trace of 3 train calls, 1 for steps over 1 s) spent in convolution and matmul kernels, which
 both loops run alike on the same networks: where the reference spends share s there, a loop
 that removed all its other work would still be at most 1 / s times faster; *traces* counts
 `train_step` traces (tfgen / reference; 1 = no retracing). A model whose step takes longer than

@@ -57,10 +57,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             # [N, C] -> [N, 1, 1, C], [N, L, C] -> [N, 1, L, C]: same per-channel statistics.
             x = tf.reshape(x, tf.concat([shape[:1], [1] * (4 - rank), shape[1:]], axis=0))
         channels = self.moving_mean.shape[0]
-        ones = tf.ones([channels], "float32")
-        zeros = tf.zeros([channels], "float32")
-        gamma = tf.cast(self.gamma, "float32") if self.scale else ones
-        beta = tf.cast(self.beta, "float32") if self.center else zeros
+        gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
+        beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             x, gamma, beta, epsilon=self.epsilon, data_format="NHWC", is_training=True
         )[:3]
