@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.errors import TfgenUsageError
+from tfgen.optimizers import FusedAdam
 
 ALL = "all"
 _BLOCK_NAME = re.compile(r"^([A-Za-z]+\d+)_")
@@ -641,7 +642,7 @@ def _compile_for_finetuning(model, learning_rate):
                 g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
             )
     else:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate or 1e-3))
+        model.compile(optimizer=FusedAdam(learning_rate or 1e-3))
 
 
 def finetune(

@@ -14,6 +14,7 @@ from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
+from tfgen.optimizers import FusedAdam
 from tfgen.registry import register_model, serializable
 
 DIRECTIONS = ("a2b", "b2a")
@@ -156,7 +157,7 @@ def default_optimizer(learning_rate=2e-4, total_steps=None, decay_start=0.5):
     """Adam(2e-4, beta_1=0.5) as in the paper; linear decay when the run's length is known."""
     if total_steps:
         learning_rate = LinearDecay(learning_rate, total_steps, decay_start)
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
+    return FusedAdam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
 
 
 def _as_images(x, name):

@@ -11,10 +11,11 @@ import tensorflow as tf
 from tfgen import augment as augment_lib
 from tfgen import distribute, inference, losses, precision
 from tfgen.errors import TfgenUsageError
+from tfgen.optimizers import FusedAdam
 
 
 def default_adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
+    return FusedAdam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
 
 
 def check_ema(ema):

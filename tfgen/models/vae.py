@@ -20,6 +20,7 @@ from tfgen.networks.vae import (
     check_image_shape,
     check_likelihood,
 )
+from tfgen.optimizers import FusedAdam
 from tfgen.registry import register_model
 
 tfd = tfp.distributions
@@ -314,12 +315,14 @@ class VAE(distribute.NoDataPeek, keras.Model):
 
     # Keras API.
 
-    def compile(self, *args, **kwargs):
+    def compile(self, optimizer=None, **kwargs):
         """`keras.Model.compile`, and the optimizer's slots built now (in the strategy scope).
 
-        Slots first created inside the traced `train_step` make `fit` trace it twice.
+        The optimizer defaults to Adam(1e-3) (`tfgen.optimizers.FusedAdam`), the Keras VAE
+        example's choice, instead of Keras' RMSprop. Slots first created inside the traced
+        `train_step` make `fit` trace it twice.
         """
-        super().compile(*args, **kwargs)
+        super().compile(optimizer=FusedAdam(1e-3) if optimizer is None else optimizer, **kwargs)
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
 
