@@ -69,16 +69,6 @@ def build_conditional_generator(
     return keras.Model([z, labels], images, name=name)
 
 
-def _normalization(kind, name):
-    if kind == "batch":
-        return FusedBatchNormalization(name=name)
-    if kind == "layer":
-        return layers.LayerNormalization(name=name)
-    if kind in (None, "none"):
-        return None
-    raise TfgenUsageError(f"unknown normalization {kind!r}; use 'batch', 'layer' or 'none'")
-
-
 def _conv_trunk(x, size, width, normalization, dropout, spectral_norm=False):
     n_down = 2 if size == 28 else (3 if size == 32 else 4)
     if spectral_norm:
@@ -86,7 +76,11 @@ def _conv_trunk(x, size, width, normalization, dropout, spectral_norm=False):
     for i in range(n_down):
         conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
         x = dcgan_networks.with_spectral_norm(conv, spectral_norm)(x)
-        norm = _normalization(normalization, f"block{i}_norm") if i > 0 else None
+        norm = (
+            dcgan_networks.normalization_layer(normalization, f"block{i}_norm", synchronized=False)
+            if i > 0
+            else None
+        )
         if norm is not None:
             x = norm(x)
         x = layers.LeakyReLU(0.2, name=f"block{i}_lrelu")(x)

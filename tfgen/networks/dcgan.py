@@ -80,9 +80,13 @@ def build_generator(
     return keras.Model(z, images, name=name)
 
 
-def _normalization(kind, name):
+def normalization_layer(kind, name, synchronized=True):
+    """A discriminator block's normalization: "batch", "layer" or "none" (None).
+
+    `synchronized` BatchNorm takes its statistics over the global batch (see `_batch_norm`).
+    """
     if kind == "batch":
-        return _batch_norm(name)
+        return FusedBatchNormalization(synchronized=synchronized, name=name)
     if kind == "layer":
         return layers.LayerNormalization(name=name)
     if kind in (None, "none"):
@@ -131,7 +135,7 @@ def build_discriminator(
     for i in range(n_down):
         conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
         x = with_spectral_norm(conv, spectral_norm)(x)
-        norm = _normalization(normalization, f"block{i}_norm") if i > 0 else None
+        norm = normalization_layer(normalization, f"block{i}_norm") if i > 0 else None
         if norm is not None:
             x = norm(x)
         x = layers.LeakyReLU(0.2, name=f"block{i}_lrelu")(x)
