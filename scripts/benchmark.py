@@ -17,7 +17,10 @@ Per model (default configuration, the dataset and pipeline `tfgen train` builds,
   the batch's static shape), and the achieved GFLOP/s as a share of this machine's fp32 matmul
   peak, measured in the same run (best `tf.matmul` of n x n, n = 512 to 2048).
 - input wait: the step time on the real pipeline vs on one cached batch repeated in memory
-  (interleaved); the difference, over the former, is the share of time lost to input.
+  (interleaved); the difference, over the former, is the share of time lost to input. It is
+  the difference of two noisy block times, so beside it is a direct bound: the time the
+  pipeline alone takes to deliver a batch, over the step time (on a saturated machine a
+  prefetching pipeline can delay a step by at most the CPU time it takes).
 - traces: how many times `train_step` was traced (1 means no retracing).
 - peak RSS of the process (each model runs in its own process).
 - batch-1 and batch-64 generation latency through the public API (`generate`/`translate`).
@@ -212,6 +215,19 @@ def kernel_share(function, iterator, calls=3):
     return kernels / total if total else float("nan")
 
 
+def pipeline_seconds(ds, batches=50, repeats=3):
+    """Seconds the input pipeline alone takes per batch (fastest of `repeats` runs)."""
+    iterator = iter(ds.repeat())
+    next(iterator)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(iterator)
+        best = min(best, (time.perf_counter() - start) / batches)
+    return best
+
+
 def latency_ms(fn, calls=5, repeats=3):
     fn()
     fn()
@@ -324,6 +340,7 @@ def measure(name, data_dir, repeats, block_s):
     pairs = zip(step_times["reference"], step_times["tfgen"], strict=True)
     median_ratio = statistics.median(ref / t for ref, t in pairs)
     input_wait = max(0.0, (best["tfgen"] - best["tfgen_cached"]) / best["tfgen"])
+    input_share = pipeline_seconds(ds) / best["tfgen"]
     traces = {k: c["traces"] for k, c in counters.items()}  # before the profiler's own trace
     shares = {
         key: kernel_share(functions[key], iterators[key], calls=1 if best[key] > 1 else 3)
@@ -343,6 +360,7 @@ def measure(name, data_dir, repeats, block_s):
         "ratio": best["reference"] / best["tfgen"],
         "median_ratio": median_ratio,
         "input_wait": input_wait,
+        "input_share": input_share,
         "step_s_all": step_times,
         "flops": flops,
         "traces": traces,
@@ -356,7 +374,8 @@ def measure(name, data_dir, repeats, block_s):
 def table(results, peak):
     header = (
         "| model | batch | tfgen steps/s | reference steps/s | **tfgen / reference** (median) | "
-        "tfgen images/s | GFLOP/step tfgen (ref) | GFLOP/s | % of matmul peak | input wait | "
+        "tfgen images/s | GFLOP/step tfgen (ref) | GFLOP/s | % of matmul peak | "
+        "input wait (pipeline alone) | "
         "conv+matmul share tfgen / ref | traces | peak RSS MB | generate b=1 / b=64 ms |"
     )
     lines = [header, "|" + " --- |" * (header.count("|") - 1)]
@@ -367,7 +386,8 @@ def table(results, peak):
             f"| {r['name']} | {r['batch_size']} | {1 / t:.2f} | {1 / ref:.2f} | "
             f"**{r['ratio']:.2f}x** ({r['median_ratio']:.2f}x) | {r['batch_size'] / t:.0f} | "
             f"{gflop:.3f} ({r['flops']['reference'] / 1e9:.3f}) | {gflop / t:.1f} | "
-            f"{100 * gflop / t / peak:.1f} % | {100 * r['input_wait']:.1f} % | "
+            f"{100 * gflop / t / peak:.1f} % | "
+            f"{100 * r['input_wait']:.1f} % ({100 * r['input_share']:.2f} %) | "
             f"{100 * r['kernel_share']['tfgen']:.0f} / {100 * r['kernel_share']['reference']:.0f} % | "
             f"{r['traces']['tfgen']} / {r['traces']['reference']} | {r['peak_rss_mb']:.0f} | "
             f"{r['gen_latency_ms'][0]:.1f} / {r['gen_latency_ms'][1]:.1f} |"
@@ -473,7 +493,10 @@ NOTES = """
 Columns: *GFLOP/step* is the TF profiler's float-op statistics summed over the ops one traced
 `train_step` runs (tfgen, and in brackets the reference: the loops differ in work); *GFLOP/s* and
 *% of matmul peak* are tfgen's; *input wait* is the step time on the real `tf.data` pipeline
-minus the step time on one cached batch, over the former; *conv+matmul share* is the share
+minus the step time on one cached batch, over the former (the difference of two noisy block
+times), and in brackets the time the pipeline alone takes per batch over the step time (a
+direct bound: a prefetching pipeline can delay a step by at most the CPU time it takes);
+*conv+matmul share* is the share
 of op time (TF profiler trace of 3 train calls, 1 for steps over 1 s) spent in convolution and matmul kernels, which
 both loops run alike on the same networks: where the reference spends share s there, a loop
 that removed all its other work would still be at most 1 / s times faster; *traces* counts
