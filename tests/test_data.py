@@ -51,6 +51,19 @@ def test_tfds_mock_data():
     assert float(tf.reduce_min(x)) >= -1.0 and float(tf.reduce_max(x)) <= 1.0
 
 
+def test_failed_tfds_download_is_a_usage_error(monkeypatch):
+    """No internet (or no disk space) gives one clear error that names the local-copy way."""
+
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
+
+    monkeypatch.delenv("TFGEN_DATA_DIR", raising=False)
+    monkeypatch.setattr(type(tfds.builder("mnist")), "download_and_prepare", offline)
+    with pytest.raises(TfgenUsageError, match="TFDS could not download or prepare 'mnist'") as e:
+        data.load("mnist", batch_size=4)
+    assert "storage.googleapis.com" in str(e.value) and "--data-dir" in str(e.value)
+
+
 def test_unknown_tfds_name():
     with pytest.raises(TfgenUsageError, match="unknown dataset 'no_such_dataset_xyz'"):
         data.load("no_such_dataset_xyz")

@@ -241,7 +241,14 @@ def _tfds_dataset(name, split, with_labels, shuffle, seed):
     supervised = builder.info.supervised_keys is not None
     if with_labels and not supervised:
         raise TfgenUsageError(f"TFDS dataset {name!r} has no labels; drop with_labels / --labels")
-    builder.download_and_prepare()
+    try:
+        builder.download_and_prepare()
+    except Exception as e:  # network, permission and disk errors of many kinds
+        raise TfgenUsageError(
+            f"TFDS could not download or prepare {name!r} ({type(e).__name__}: {e}). Without "
+            "internet, keep local copies (e.g. <dir>/mnist/train-images-idx3-ubyte.gz) and pass "
+            "--data-dir DIR or set TFGEN_DATA_DIR=DIR"
+        ) from e
     ds = builder.as_dataset(
         split=split,
         as_supervised=supervised,
