@@ -634,15 +634,14 @@ def _release_as_at_checkpoint(unfreezing, model, checkpoints, steps_per_epoch):
 def _compile_for_finetuning(model, learning_rate):
     from tfgen.models.gan import GAN, default_adam
 
-    if isinstance(model, GAN):
-        if learning_rate is None:
-            model.compile()
-        else:
-            model.compile(
-                g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
-            )
+    if learning_rate is None:
+        model.compile()  # the model's own default optimizers
+    elif isinstance(model, GAN):
+        model.compile(
+            g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
+        )
     else:
-        model.compile(optimizer=FusedAdam(learning_rate or 1e-3))
+        model.compile(optimizer=FusedAdam(learning_rate))
 
 
 def finetune(

@@ -33,10 +33,10 @@ def _num_upsamples(size):
     return {7: 2, 4: 3 if size == 32 else 4}[_START_SIZE[size]]
 
 
-def _batch_norm(name):
-    # Statistics over the global batch, not each replica's share: training under
-    # MirroredStrategy then matches one device with the same global batch.
-    return FusedBatchNormalization(synchronized=True, name=name)
+def _batch_norm(name, synchronized=True):
+    # Synchronized: statistics over the global batch, not each replica's share, so training
+    # under MirroredStrategy matches one device with the same global batch.
+    return FusedBatchNormalization(synchronized=synchronized, name=name)
 
 
 def build_generator(
@@ -86,7 +86,7 @@ def normalization_layer(kind, name, synchronized=True):
     `synchronized` BatchNorm takes its statistics over the global batch (see `_batch_norm`).
     """
     if kind == "batch":
-        return FusedBatchNormalization(synchronized=synchronized, name=name)
+        return _batch_norm(name, synchronized)
     if kind == "layer":
         return layers.LayerNormalization(name=name)
     if kind in (None, "none"):
