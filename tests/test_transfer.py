@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import cli, export, transfer
+from tfgen import cli, export, training, transfer
 from tfgen.errors import TfgenUsageError
-from tfgen.models import DCGAN
+from tfgen.models import DCGAN, CycleGAN
 
 
 def tiny_dcgan(seed=0):
@@ -305,6 +305,60 @@ def test_cli_finetune_refuses_freeze_d_on_too_few_blocks(tmp_path, data_dir, cap
     )
     assert code == 2
     assert "freeze_d=5 but discriminator has 3 blocks" in capsys.readouterr().err
+
+
+def test_cli_finetune_of_a_cyclegan_takes_domain_b_its_learning_rate_and_freeze_d(
+    tmp_path, tiny_cyclegan_cli
+):
+    _, argv = tiny_cyclegan_cli  # writes a.npz and b.npz (8x8 images) in tmp_path
+    source = tmp_path / "source.keras"
+    options = dict(g_width=2, d_width=2, n_residual_blocks=0, n_downsamples=1)
+    model = CycleGAN(image_shape=(8, 8, 1), **options)
+    model.save(source)
+    out = tmp_path / "run"
+    # Domains swapped: the translator is adapted to the other direction.
+    args = ["finetune", str(source), "--dataset", str(tmp_path / "b.npz")]
+    args += ["--dataset-b", str(tmp_path / "a.npz"), "--batch-size", "2", "--steps", "2"]
+    assert cli.main(args + ["--learning-rate", "1e-4", "--freeze-d", "1", "--out", str(out)]) == 0
+    tuned = keras.saving.load_model(out / "model.keras")
+    rates = [
+        float(keras.ops.convert_to_numpy(opt.learning_rate))
+        for opt in (tuned.g_a2b_optimizer, tuned.g_b2a_optimizer)
+        + (tuned.d_a_optimizer, tuned.d_b_optimizer)
+    ]
+    np.testing.assert_allclose(rates, 1e-4, rtol=1e-6)
+    moved = changed(weights_by_path(model), weights_by_path(tuned))
+    for d in ("discriminator_a", "discriminator_b"):
+        assert not {k for k in moved if k.startswith(f"{d}/block0_")}
+        assert {k for k in moved if k.startswith(d)}
+    assert {k for k in moved if k.startswith("generator_a2b/")}
+    assert list((out / "samples").glob("*.png"))
+
+
+def test_finetuning_a_pix2pix_model_derives_pairs_for_its_own_task_or_a_new_one(tmp_path):
+    from tfgen.models import Pix2Pix
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 1), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", x=images)
+    model = Pix2Pix(
+        image_shape=(16, 16, 1), g_width=4, d_width=4, task="superres", task_options={"factor": 2}
+    )
+    model.save(tmp_path / "source.keras")
+    # Its own task, with its own options: inputs made of 2x2 blocks (factor 2), not 4x4.
+    args = transfer._finetuning_data(model, tmp_path / "x.npz", 8, 0, None, None)
+    inputs, targets = next(iter(training.make_dataset(**args)))
+    inputs = inputs.numpy()
+    np.testing.assert_array_equal(inputs, np.repeat(np.repeat(inputs[:, ::2, ::2], 2, 1), 2, 2))
+    assert not np.array_equal(inputs, np.repeat(np.repeat(inputs[:, ::4, ::4], 4, 1), 4, 2))
+    # Another task becomes the model's own, with its defaults for 16x16 images.
+    out = tmp_path / "run"
+    args = ["finetune", str(tmp_path / "source.keras"), "--dataset", str(tmp_path / "x.npz")]
+    args += ["--task", "inpaint", "--batch-size", "4", "--steps", "1", "--out", str(out)]
+    assert cli.main(args) == 0
+    tuned = keras.saving.load_model(out / "model.keras", compile=False)
+    assert (tuned.task, tuned.task_options) == ("inpaint", {"mask_size": 5, "fill": 0.0})
+    assert changed(weights_by_path(model), weights_by_path(tuned))
+    assert list((out / "samples").glob("*.png"))
 
 
 # A fine-tune run that fails mid-epoch (after its step-8 checkpoint) and is run again must end

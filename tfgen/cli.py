@@ -102,6 +102,8 @@ def cmd_finetune(args):
         limit=args.limit,
         checkpoint_every=args.checkpoint_every,
         verbose=1 if sys.stdout.isatty() else 2,
+        dataset_b=args.dataset_b,
+        task=args.task,
     )
     print(f"wrote {os.path.join(args.out, 'model.keras')}")
 
@@ -302,6 +304,18 @@ def _add_checkpoint_every(parser):
     )
 
 
+def _add_dataset_b(parser):
+    parser.add_argument(
+        "--dataset-b",
+        help="cyclegan: domain B (same kinds as --dataset); without it --dataset must hold "
+        "both domains (trainA/ and trainB/ folders, or a TFDS name like cycle_gan/horse2zebra)",
+    )
+
+
+def _add_task(parser, help):
+    parser.add_argument("--task", choices=("inpaint", "superres", "colorize"), help=help)
+
+
 def build_parser():
     parser = _Parser(prog="tfgen", description="Image generative models for TensorFlow/Keras.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
@@ -310,11 +324,7 @@ def build_parser():
     p = sub.add_parser("train", help="train a model kind on a dataset")
     p.add_argument("kind", help="model kind: dcgan, wgan_gp, cgan, pix2pix, vae, cyclegan")
     p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
-    p.add_argument(
-        "--dataset-b",
-        help="cyclegan: domain B (same kinds as --dataset); without it --dataset must hold "
-        "both domains (trainA/ and trainB/ folders, or a TFDS name like cycle_gan/horse2zebra)",
-    )
+    _add_dataset_b(p)
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
@@ -379,10 +389,9 @@ def build_parser():
         help="dcgan, wgan_gp, cgan: spectral normalization of the discriminator's layers "
         "(replaces its BatchNorm, or the critic's LayerNorm)",
     )
-    p.add_argument(
-        "--task",
-        choices=("inpaint", "superres", "colorize"),
-        help="pix2pix: derive (input, target) pairs from --dataset (default: --dataset is a "
+    _add_task(
+        p,
+        "pix2pix: derive (input, target) pairs from --dataset (default: --dataset is a "
         "paired folder with input/ and target/ sub-folders of matching file names)",
     )
     p.add_argument("--limit", type=int, help="use only the first N images")
@@ -409,6 +418,8 @@ def build_parser():
     p = sub.add_parser("finetune", help="fine-tune a trained model on a new dataset")
     p.add_argument("source", help="zoo name, .keras file or SavedModel exported by tfgen")
     p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    _add_dataset_b(p)
+    _add_task(p, "pix2pix: derive the pairs from --dataset (default: the model's own task)")
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(
         "--freeze-d",

@@ -113,6 +113,15 @@ def make_dataset(
     return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
 
 
+def sample_callback(model, ds, out, n, seed):
+    """The run's per-epoch picture in `out/samples` (and TensorBoard): a `SampleGrid` from fixed
+    noise, or the model's own callback for models that translate images (pix2pix, CycleGAN)."""
+    log_dir = out / "logs" / "samples"
+    if hasattr(model, "sample_callback"):  # Hook: models that do not sample from noise.
+        return model.sample_callback(ds, out / "samples", n=n, log_dir=log_dir)
+    return callbacks.SampleGrid(out / "samples", n=n, seed=seed, log_dir=log_dir)
+
+
 def open_run_folder(out):
     """Makes the run folder `out`, or reopens a killed run's: the half-written files its atomic
     writes left in `out` and `out/samples` are removed (the checkpoints clean their own)."""
@@ -275,12 +284,7 @@ def train(
             # First, so a NaN step raises before anything is written.
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
             checkpoint,
-            # Hook: models that do not sample from noise (pix2pix) bring their own grid callback.
-            model.sample_callback(ds, out / "samples", n=samples, log_dir=out / "logs" / "samples")
-            if hasattr(model, "sample_callback")
-            else callbacks.SampleGrid(
-                out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
-            ),
+            sample_callback(model, ds, out, samples, seed),
             # Before TensorBoard and History, so both see the fid/kid it adds to the logs.
             *(
                 [

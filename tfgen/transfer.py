@@ -632,6 +632,7 @@ def _release_as_at_checkpoint(unfreezing, model, checkpoints, steps_per_epoch):
 
 
 def _compile_for_finetuning(model, learning_rate):
+    from tfgen.models.cyclegan import CycleGAN
     from tfgen.models.gan import GAN, default_adam
 
     if learning_rate is None:
@@ -640,8 +641,31 @@ def _compile_for_finetuning(model, learning_rate):
         model.compile(
             g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
         )
+    elif isinstance(model, CycleGAN):  # four default optimizers, one learning rate
+        model.compile(learning_rate=learning_rate)
     else:
         model.compile(optimizer=FusedAdam(learning_rate))
+
+
+def _finetuning_data(model, dataset, batch_size, seed, data_dir, limit):
+    """`training.make_dataset`'s arguments for `model`'s data: at its own image shape (a
+    pix2pix model's input shape, domain A's for a CycleGAN) and, for a pix2pix model, with the
+    task and task options it was trained with."""
+    shape = getattr(model, "image_shape", None) or getattr(model, "input_shape_", None)
+    size, _, channels = shape or (None, None, None)
+    task = getattr(model, "task", None)
+    return dict(
+        model_cls=type(model),
+        dataset=dataset,
+        batch_size=batch_size,
+        seed=seed,
+        image_size=size,
+        channels=channels,
+        data_dir=data_dir,
+        limit=limit,
+        task=task,
+        options={"task_options": model.task_options} if task else None,
+    )
 
 
 def finetune(
@@ -664,6 +688,8 @@ def finetune(
     samples=64,
     callbacks=None,
     checkpoint_every=None,
+    dataset_b=None,
+    task=None,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -687,9 +713,13 @@ def finetune(
         checkpoint_every: int or None. Also checkpoint every this many steps within epochs
             (a killed run resumes at that step, with the data where an uninterrupted run
             has it when `dataset` is a source name rather than a `tf.data.Dataset`).
+        dataset_b: str or None. A CycleGAN's domain B source (`dataset` is then domain A).
+        task: str or None. A pix2pix model's paired task (`superres`, `inpaint`, ...);
+            defaults to the task it was trained for, with the same task options. Another
+            task becomes the model's own, with that task's default options.
     """
-    from tfgen import callbacks as tfgen_callbacks
     from tfgen import distribute, reliability, training
+    from tfgen.data_paired import resolve_task_options
 
     out = pathlib.Path(out)
     reliability.check_checkpoint_every(checkpoint_every)
@@ -700,16 +730,21 @@ def finetune(
         if hasattr(model, "seed"):
             model.seed = int(seed)
         frozen = apply_recipe(model, freeze_d, freeze_g, recompile_model=False)
+        if task is not None and getattr(model, "task", task) != task:
+            # A pix2pix model adapted to another task translates for that one from now on
+            # (its saved config says so), with that task's default options.
+            model.task = task
+            model.task_options = resolve_task_options(task, model.input_shape_, None)
         _compile_for_finetuning(model, learning_rate)
     if isinstance(dataset, tf.data.Dataset):
         ds, remake = dataset, None
     else:
-        size, _, channels = getattr(model, "image_shape", (None, None, None))
-        dataset_args = (type(model), dataset, batch_size, seed, size, channels, data_dir, limit)
-        ds = training.make_dataset(*dataset_args)
+        data_args = _finetuning_data(model, dataset, batch_size, seed, data_dir, limit)
+        data_args.update(dataset_b=dataset_b, task=task or data_args["task"])
+        ds = training.make_dataset(**data_args)
 
         def remake():  # the same seeded pipeline again, for the epochs after a partial one
-            return training.make_dataset(*dataset_args).repeat()
+            return training.make_dataset(**data_args).repeat()
 
     batches = int(ds.cardinality())
     if batches < 1:
@@ -740,9 +775,7 @@ def finetune(
         cbs = [
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
             checkpoint,
-            tfgen_callbacks.SampleGrid(
-                out / "samples", n=samples, seed=seed, log_dir=out / "logs" / "samples"
-            ),
+            training.sample_callback(model, ds, out, samples, seed),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         ]
         if unfreezing is not None:
