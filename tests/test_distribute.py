@@ -14,7 +14,10 @@ def test_mirrored_dcgan_matches_one_device(two_replica_run):
         report='print(json.dumps({"worst": worst(single.weights, mirrored.weights), '
         '"single": logs_1["d_loss"][0], "mirrored": logs_2["d_loss"][0]}))',
     )
-    assert result["worst"] < 1e-4, result
+    # Float rounding only: the replicas sum gradients and BatchNorm moments in another order.
+    # That measured up to 1.4e-4 (relative, floor 1e-3) on an AMD EPYC and under 1e-4 on a
+    # Xeon; a scaling or synchronisation error moves weights by far more.
+    assert result["worst"] < 5e-4, result
     assert abs(result["single"] - result["mirrored"]) < 1e-4 * abs(result["single"])
 
 
