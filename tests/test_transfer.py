@@ -346,7 +346,7 @@ def test_finetuning_a_pix2pix_model_derives_pairs_for_its_own_task_or_a_new_one(
     model.save(tmp_path / "source.keras")
     # Its own task, with its own options: inputs made of 2x2 blocks (factor 2), not 4x4.
     args = transfer._finetuning_data(model, tmp_path / "x.npz", 8, 0, None, None)
-    inputs, targets = next(iter(training.make_dataset(**args)))
+    inputs, _ = next(iter(training.make_dataset(**args)))
     inputs = inputs.numpy()
     np.testing.assert_array_equal(inputs, np.repeat(np.repeat(inputs[:, ::2, ::2], 2, 1), 2, 2))
     assert not np.array_equal(inputs, np.repeat(np.repeat(inputs[:, ::4, ::4], 4, 1), 4, 2))

@@ -647,13 +647,14 @@ def _compile_for_finetuning(model, learning_rate):
         model.compile(optimizer=FusedAdam(learning_rate))
 
 
-def _finetuning_data(model, dataset, batch_size, seed, data_dir, limit):
+def _finetuning_data(model, dataset, batch_size, seed, data_dir, limit, dataset_b=None, task=None):
     """`training.make_dataset`'s arguments for `model`'s data: at its own image shape (a
-    pix2pix model's input shape, domain A's for a CycleGAN) and, for a pix2pix model, with the
-    task and task options it was trained with."""
+    pix2pix model's input shape, domain A's for a CycleGAN) and, for a pix2pix model, with its
+    own task and task options. A `task` given for another kind of model reaches
+    `make_dataset`, which refuses it."""
     shape = getattr(model, "image_shape", None) or getattr(model, "input_shape_", None)
     size, _, channels = shape or (None, None, None)
-    task = getattr(model, "task", None)
+    own_task = getattr(model, "task", None)
     return dict(
         model_cls=type(model),
         dataset=dataset,
@@ -663,8 +664,9 @@ def _finetuning_data(model, dataset, batch_size, seed, data_dir, limit):
         channels=channels,
         data_dir=data_dir,
         limit=limit,
-        task=task,
-        options={"task_options": model.task_options} if task else None,
+        dataset_b=dataset_b,
+        task=task or own_task,
+        options={"task_options": model.task_options} if own_task else None,
     )
 
 
@@ -739,8 +741,9 @@ def finetune(
     if isinstance(dataset, tf.data.Dataset):
         ds, remake = dataset, None
     else:
-        data_args = _finetuning_data(model, dataset, batch_size, seed, data_dir, limit)
-        data_args.update(dataset_b=dataset_b, task=task or data_args["task"])
+        data_args = _finetuning_data(
+            model, dataset, batch_size, seed, data_dir, limit, dataset_b, task
+        )
         ds = training.make_dataset(**data_args)
 
         def remake():  # the same seeded pipeline again, for the epochs after a partial one
