@@ -1,4 +1,4 @@
-"""The article's section 4 scripts run end to end (`--quick`) on the real data."""
+"""The article's section 4 examples (examples/) run end to end (`--quick`) on the real data."""
 
 import importlib.util
 import math
@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 
 def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

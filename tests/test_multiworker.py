@@ -17,7 +17,7 @@ from tfgen import saving
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(
-    "launch_multiworker", REPO / "scripts" / "launch_multiworker.py"
+    "launch_multiworker", REPO / "tools" / "launch_multiworker.py"
 )
 launcher = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(launcher)

@@ -123,7 +123,7 @@ class FIDCheckpoint(keras.callbacks.Callback):
             kind = getattr(self.model, "kind", type(self.model).__name__)
             raise TfgenUsageError(
                 f"--eval-every scores samples from noise; a {kind} translates images and has "
-                "none (evaluate it with scripts/evaluate_pix2pix.py or evaluate_cyclegan.py)"
+                "none (evaluate it with tools/evaluate_pix2pix.py or evaluate_cyclegan.py)"
             )
 
     def _prepare(self):

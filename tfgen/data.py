@@ -374,7 +374,7 @@ def load(
     # In-memory arrays (all one size) stay as they are (uint8: a quarter of float32's memory)
     # and are scaled a batch at a time after shuffling: one vectorized map per batch instead of
     # one per image, ~10x less input-pipeline CPU, which the training step shares on small
-    # machines (scripts/benchmark.py). The shuffle order, and so every batch, is unchanged.
+    # machines (benchmarks/benchmark.py). The shuffle order, and so every batch, is unchanged.
     # Decoded TFDS images may differ in size, so they are prepared (and cached) one by one.
     per_batch = arrays is not None
     if not per_batch:

@@ -71,7 +71,7 @@ def xla_supported():
     """Whether "auto" should turn XLA (`jit_compile=True`) on under the current strategy.
 
     On: GPUs and TPUs. Off: CPU, where XLA's convolutions ran 2-3x slower than oneDNN's here
-    (scripts/benchmark.py), and several logical CPU devices, where XLA fails outright
+    (benchmarks/benchmark.py), and several logical CPU devices, where XLA fails outright
     (variables placed on another device).
     """
     try:

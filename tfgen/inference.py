@@ -1,7 +1,7 @@
 """Batched inference through one traced call per network, for sampling and translation.
 
 `keras.Model.predict` sets up a data adapter, an iterator and callbacks on every call: on
-CPU that cost ~0.1-0.7 s, hundreds of times a batch-1 generator pass (scripts/benchmark.py
+CPU that cost ~0.1-0.7 s, hundreds of times a batch-1 generator pass (benchmarks/benchmark.py
 measures `generate` at batch 1 and 64). `run` calls the network in inference mode through a
 `tf.function` cached per network, in chunks of `batch_size` like `predict`.
 """

@@ -14,7 +14,7 @@ from tfgen.data import load_idx
 from tfgen.errors import TfgenUsageError
 from tfgen.evaluation import classifier
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "train_classifiers.py"
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "tools" / "train_classifiers.py"
 
 
 @pytest.mark.parametrize("pooling", ["avg", "flatten"])

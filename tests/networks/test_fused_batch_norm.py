@@ -124,14 +124,14 @@ def test_serializes_under_tfgen_and_round_trips_through_keras_file(tmp_path):
 
 
 def test_benchmark_references_clone_to_stock_keras_batch_norm():
-    """scripts/benchmark.py's references must run Keras' own BatchNorm, or the ratio would
+    """benchmarks/benchmark.py's references must run Keras' own BatchNorm, or the ratio would
     not measure the fused path against the layer the official examples use."""
     import importlib.util
     import pathlib
 
     from tfgen.networks import dcgan
 
-    path = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "bench_references.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_references.py"
     spec = importlib.util.spec_from_file_location("bench_references", path)
     bench_references = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_references)

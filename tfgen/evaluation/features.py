@@ -203,7 +203,7 @@ def _classifier_extractor(path, name, batch_size):
     if not pathlib.Path(path).is_file():
         raise TfgenError(
             f"classifier {name!r} not found at {path}; train it with "
-            "`python scripts/train_classifiers.py` or set TFGEN_ZOO_DIR to a zoo that holds it"
+            "`python tools/train_classifiers.py` or set TFGEN_ZOO_DIR to a zoo that holds it"
         )
     classifier = keras.saving.load_model(path, compile=False)
     return FeatureExtractor.from_classifier(classifier, name, batch_size)

@@ -4,7 +4,7 @@ Keras 3 computes a training-mode BatchNorm from separate ops (two reductions for
 rsqrt, scale, shift) and differentiates each; `FusedBatchNormV3` (oneDNN on CPU, cuDNN on GPU)
 does the same arithmetic in one kernel each way. On this project's 2-core CPU a [64, 28, 28, 64]
 BatchNorm's forward and backward took 18.8 ms as Keras ops and 9.0 ms fused
-(`scripts/benchmark_batch_norm.py`), and BatchNorm was the largest cost of a DCGAN step after
+(`benchmarks/benchmark_batch_norm.py`), and BatchNorm was the largest cost of a DCGAN step after
 the convolutions.
 """
 
