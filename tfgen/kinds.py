@@ -38,3 +38,10 @@ MODEL_OPTIONS = {
                  "pool_size", "augment", "ada_target", "ada_interval", "ada_speed_images",
                  "augment_transforms", "r1_gamma"),
 }  # fmt: skip
+
+# The zoo's feature extractors are recipes too: `kind = "classifier"` trains
+# `tfgen.evaluation.classifier.build_classifier` on a labelled dataset.
+CLASSIFIER_OPTIONS = ("width", "feature_dim", "dropout", "pooling", "augmentation",
+                      "label_smoothing")  # fmt: skip
+RECIPE_KINDS = (*MODEL_KINDS, "classifier")
+RECIPE_OPTIONS = {**MODEL_OPTIONS, "classifier": CLASSIFIER_OPTIONS}
