@@ -100,10 +100,12 @@ def main(argv=None):
     }
     zoo.publish(run_dir / "model.keras", args.name, card, README.format(**card))
     print(f"published {registry.zoo_path(args.name)}")
-    sys.path.insert(0, str(REPO / "scripts"))
-    import evaluate_pix2pix
+    # The scoring tool moved to tools/; it runs as its own command (no sys.path edit).
+    import subprocess
 
-    evaluate_pix2pix.main([args.name])
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "evaluate_pix2pix.py"), args.name], check=True
+    )
 
 
 if __name__ == "__main__":
