@@ -429,7 +429,7 @@ def test_cli_train_then_translate(tmp_path, tiny_cyclegan_cli):
 
 # ----------------------------------------------------------------- the zoo entry
 ZOO_ENTRY = REPO / "savedmodels" / "cyclegan_mnist_inverted" / "cyclegan_mnist_inverted.keras"
-ZOO_CLASSIFIER = REPO / "savedmodels" / "classifier_mnist" / "classifier.keras"
+ZOO_CLASSIFIER = REPO / "savedmodels" / "classifier_mnist" / "classifier_mnist.keras"
 
 
 def test_zoo_model_inverts_held_out_digits(mnist_test_arrays):

@@ -19,7 +19,7 @@ from tfgen.registry import MODEL_KINDS
 tfd = tfp.distributions
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ZOO_VAE = REPO / "savedmodels" / "vae_mnist" / "vae_mnist.keras"
-ZOO_CLASSIFIER = REPO / "savedmodels" / "classifier_mnist" / "classifier.keras"
+ZOO_CLASSIFIER = REPO / "savedmodels" / "classifier_mnist" / "classifier_mnist.keras"
 
 
 def tiny_vae(**kwargs):

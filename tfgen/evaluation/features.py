@@ -20,7 +20,6 @@ CLASSIFIER_EXTRACTORS = ("classifier_mnist", "classifier_fashion_mnist")
 EXTRACTORS = (*CLASSIFIER_EXTRACTORS, "inception")
 # Datasets with a domain classifier in the zoo; every other dataset falls back to Inception.
 DATASET_EXTRACTORS = {"mnist": "classifier_mnist", "fashion_mnist": "classifier_fashion_mnist"}
-CLASSIFIER_FILE = "classifier.keras"
 INCEPTION_SIZE = 299
 # Generators ending in tanh stay inside [-1, 1]; allow float32 round-off past the ends.
 RANGE_TOLERANCE = 1e-3
@@ -194,7 +193,7 @@ def get_extractor(name_or_dataset, weights="imagenet", batch_size=256):
     name = extractor_name(name_or_dataset)
     if name == "inception":
         return _inception_extractor(weights, batch_size)
-    path = zoo_path(name) / CLASSIFIER_FILE
+    path = zoo_path(name) / f"{name}.keras"  # every entry's file is <name>.keras
     return _classifier_extractor(str(path), name, batch_size)
 
 
@@ -203,7 +202,7 @@ def _classifier_extractor(path, name, batch_size):
     if not pathlib.Path(path).is_file():
         raise TfgenError(
             f"classifier {name!r} not found at {path}; train it with "
-            "`python tools/train_classifiers.py` or set TFGEN_ZOO_DIR to a zoo that holds it"
+            f"`tfgen rebuild {name}` or set TFGEN_ZOO_DIR to a zoo that holds it"
         )
     classifier = keras.saving.load_model(path, compile=False)
     return FeatureExtractor.from_classifier(classifier, name, batch_size)
