@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.models import DCGAN, CycleGAN
-from tfgen.reliability import StepCheckpoint
+from tfgen.training.checkpoint import StepCheckpoint
 
 
 def _round_trip(trained, fresh, tmp_path):

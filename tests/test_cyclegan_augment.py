@@ -227,7 +227,7 @@ def test_config_and_keras_round_trip_keep_each_p_and_outputs(tmp_path):
 
 
 def test_step_checkpoint_carries_each_p_into_a_fresh_model(tmp_path):
-    from tfgen.reliability import StepCheckpoint
+    from tfgen.training.checkpoint import StepCheckpoint
 
     def build():
         model = frozen_compile(linear_cyclegan(augment="ada"))

@@ -10,7 +10,6 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "augment",
-    "callbacks",
     "data",
     "distribute",
     "export",
@@ -18,11 +17,9 @@ _SUBMODULES = (
     "latent",
     "losses",
     "models",
-    "monitor",
     "networks",
     "precision",
     "registry",
-    "reliability",
     "saving",
     "tflite",
     "training",
@@ -42,12 +39,21 @@ _EXPORTS = {
     "load_model": "tfgen.saving",
 }
 
+# Modules that moved into a package keep their old names (`tfgen.callbacks.FIDCheckpoint`).
+_MOVED = {
+    "callbacks": "tfgen.training.callbacks",
+    "monitor": "tfgen.training.monitor",
+    "reliability": "tfgen.training.checkpoint",
+}
+
 __all__ = sorted([*_SUBMODULES, *_EXPORTS])
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"tfgen.{name}")
+    if name in _MOVED:
+        return importlib.import_module(_MOVED[name])
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'tfgen' has no attribute {name!r}")

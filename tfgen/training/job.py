@@ -9,10 +9,12 @@ import pathlib
 
 import keras
 
-from tfgen import callbacks, data, distribute, io, registry, reliability
-from tfgen import monitor as health
+from tfgen import data, distribute, io, registry
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
+from tfgen.training import callbacks
+from tfgen.training import checkpoint as reliability
+from tfgen.training import monitor as health
 
 
 def plan_steps(batches_per_pass, steps=None, epochs=None):
