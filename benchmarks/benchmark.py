@@ -42,7 +42,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 
 # name -> how `tfgen train` would be called for it (kind, dataset, options of the job).
 MODELS = {
@@ -275,7 +274,7 @@ def build(name, data_dir):
         spec["dataset"],
         batch_size,
         0,
-        data_dir=str(data_dir),
+        data_dir=data_dir,
         task=spec.get("task"),
         dataset_b=spec.get("dataset_b"),
     )
@@ -413,7 +412,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer models and repeats (< 2 min)")
     parser.add_argument("--repeats", type=int, help="interleaved blocks per variant")
     parser.add_argument("--block-seconds", type=float, help="seconds per timed block")
-    parser.add_argument("--data-dir", default=os.environ.get("TFGEN_DATA_DIR", DEFAULT_DATA_DIR))
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="markdown file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -421,7 +422,6 @@ def main(argv=None):
     block_s = args.block_seconds or (0.3 if args.quick else 0.8)
 
     if args.child:  # one model in this process: print its JSON result
-        sys.path.insert(0, str(ROOT / "scripts"))
         result = measure(args.child, args.data_dir, repeats, block_s)
         print("BENCHMARK_RESULT " + json.dumps(result))
         return 0
@@ -447,8 +447,8 @@ def main(argv=None):
                 str(repeats),
                 "--block-seconds",
                 str(block_s),
-                "--data-dir",
-                str(args.data_dir),
+                # Unset, the child finds the data as this process does ($TFGEN_DATA_DIR).
+                *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
             ],
             capture_output=True,
             text=True,

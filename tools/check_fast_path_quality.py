@@ -1,7 +1,7 @@
 """Issue 10's "no quality loss": the zoo dcgan_mnist recipe trained on the fused-BatchNorm fast
 path and on Keras' stock BatchNorm ops, same seeds, scored by `tfgen evaluate`'s metrics.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/check_fast_path_quality.py --paths fused,stock
+    TFGEN_DATA_DIR=../shared/data python tools/check_fast_path_quality.py --paths fused,stock
 
 Both paths train the same model (`FusedBatchNormalization` computes what
 `keras.layers.BatchNormalization` does; `fused_batch_norm.unfused()` makes it use Keras' ops),
@@ -70,7 +70,9 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--n", type=int, default=1666, help="samples and test digits per score")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     parser.add_argument("--out", default="runs/fast_path_quality")
     args = parser.parse_args(argv)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]

@@ -1,10 +1,11 @@
 """Trains the zoo's domain classifiers (feature extractors for FID/KID/precision-recall).
 
-    python scripts/train_classifiers.py                    # mnist and fashion_mnist
-    python scripts/train_classifiers.py --datasets mnist --data-dir /path/to/data
+    python tools/train_classifiers.py                    # mnist and fashion_mnist
+    python tools/train_classifiers.py --datasets mnist --data-dir /path/to/data
 
 Trains on the train split only, measures accuracy on the test split, and writes
-`savedmodels/classifier_<dataset>/` with `classifier.keras`, `card.json` and `README.md`.
+`savedmodels/classifier_<dataset>/` with `classifier_<dataset>.keras`, `card.json` and `README.md`.
+A tool for now, not a recipe: it stays here until the zoo's rebuild command covers classifiers.
 """
 
 import argparse
@@ -16,22 +17,19 @@ import shlex
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tfgen.data import data_dir as env_data_dir  # noqa: E402
-from tfgen.data import load_idx  # noqa: E402
-from tfgen.evaluation.classifier import (  # noqa: E402
+from tfgen.data import data_dir as env_data_dir
+from tfgen.data import load_idx
+from tfgen.evaluation.classifier import (
     FEATURES_LAYER,
     LOGITS_LAYER,
     classifier_accuracy,
     save_classifier,
     train_classifier,
 )
-from tfgen.registry import zoo_path  # noqa: E402
+from tfgen.registry import zoo_path
 
 # Chosen to stay well under 10 minutes per dataset on 2 CPU cores. MNIST has only 8,334
 # training images here, so it gets many epochs of strong augmentation; Fashion-MNIST has
@@ -75,10 +73,6 @@ Inception-based FIDs in papers.
 """
 
 
-def default_data_dir():
-    return env_data_dir() or REPO.parent / "shared" / "data"
-
-
 def train_one(dataset, data_dir, seed, epochs=None, limit=None, command=None):
     """Trains, measures and saves one classifier; returns its card (a dict)."""
     folder = pathlib.Path(data_dir) / dataset
@@ -96,7 +90,8 @@ def train_one(dataset, data_dir, seed, epochs=None, limit=None, command=None):
     load_average = os.getloadavg()[1]
     out_dir = zoo_path(f"classifier_{dataset}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = save_classifier(model, out_dir / "classifier.keras")
+    # Every zoo entry's file is <name>.keras, as tfgen.evaluation.get_extractor expects.
+    path = save_classifier(model, out_dir / f"classifier_{dataset}.keras")
     # Measure the saved file, so the card describes exactly what the zoo ships.
     saved = keras.saving.load_model(path, compile=False)
     test_accuracy = classifier_accuracy(saved, test_images, test_labels)
@@ -111,7 +106,7 @@ def train_one(dataset, data_dir, seed, epochs=None, limit=None, command=None):
         "test_accuracy": round(test_accuracy, 6),
         "train_accuracy": round(train_accuracy, 6),
         "target_test_accuracy": TARGET_ACCURACY[dataset],
-        "file": "classifier.keras",
+        "file": path.name,
         "input_shape": list(train_images.shape[1:]),
         "input_range": [-1.0, 1.0],
         "features_layer": FEATURES_LAYER,
@@ -149,16 +144,17 @@ def main(argv=None):
     parser.add_argument(
         "--data-dir",
         type=pathlib.Path,
-        default=default_data_dir(),
-        help="folder holding mnist/ and fashion_mnist/ IDX copies "
-        "(default: $TFGEN_DATA_DIR or ../shared/data beside the repo)",
+        default=env_data_dir(),
+        help="folder holding mnist/ and fashion_mnist/ IDX copies (default: $TFGEN_DATA_DIR)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the presets")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     args = parser.parse_args(argv)
+    if args.data_dir is None:
+        parser.error("no data folder: pass --data-dir or set TFGEN_DATA_DIR")
     command = shlex.join(
-        ["python", "scripts/train_classifiers.py", *(sys.argv[1:] if argv is None else argv)]
+        ["python", "tools/train_classifiers.py", *(sys.argv[1:] if argv is None else argv)]
     )
     for dataset in args.datasets:
         card = train_one(dataset, args.data_dir, args.seed, args.epochs, args.limit, command)

@@ -75,7 +75,7 @@ def test_train_script_writes_a_measured_card(data_dir, mnist_test_arrays, tmp_pa
     assert card["name"] == "classifier_mnist" and card["kind"] == "classifier"
     assert card["train_size"] == 256 and card["test_size"] == 1666 and card["epochs"] == 1
     assert card["command"].endswith("--epochs 1 --limit 256")
-    saved = keras.saving.load_model(folder / "classifier.keras", compile=False)
+    saved = keras.saving.load_model(folder / "classifier_mnist.keras", compile=False)
     test_images, test_labels = mnist_test_arrays
     assert card["test_accuracy"] == pytest.approx(
         classifier.classifier_accuracy(saved, test_images, test_labels), abs=1e-6
