@@ -1,4 +1,4 @@
-"""Plain-Keras reference training loops for `scripts/benchmark.py`.
+"""Plain-Keras reference training loops for `benchmarks/benchmark.py`.
 
 Each reference trains the same networks as a tfgen model (clones of its generator,
 discriminator, encoder, ... with fresh weights), written the way the official examples write

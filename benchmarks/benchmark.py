@@ -1,13 +1,13 @@
 """Training-speed benchmark: every tfgen model against a plain-Keras reference of the same layers.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/benchmark.py            # full, < 10 min
-    TFGEN_DATA_DIR=../shared/data python scripts/benchmark.py --quick    # < 2 min
-    python scripts/benchmark.py --models dcgan,vae --out BENCHMARKS.md
+    TFGEN_DATA_DIR=../shared/data python benchmarks/benchmark.py            # full, < 10 min
+    TFGEN_DATA_DIR=../shared/data python benchmarks/benchmark.py --quick    # < 2 min
+    python benchmarks/benchmark.py --models dcgan,vae --out BENCHMARKS.md
 
 Per model (default configuration, the dataset and pipeline `tfgen train` builds, batch 64):
 
 - steps/s and images/s of tfgen's training step after warm-up, and of the plain-Keras
-  reference (`scripts/bench_references.py`: the official examples' loops on clones of tfgen's
+  reference (`benchmarks/bench_references.py`: the official examples' loops on clones of tfgen's
   networks, default `compile`). Both run the compiled Keras train function on an iterator of
   the same dataset, in alternating blocks; other processes on a shared machine only slow
   blocks down, so each side's fastest block is used (the median of the per-block-pair ratios
@@ -470,7 +470,7 @@ def main(argv=None):
     import tensorflow as tf
 
     note = (
-        f"Measured by `python scripts/benchmark.py{' --quick' if args.quick else ''}` on "
+        f"Measured by `python benchmarks/benchmark.py{' --quick' if args.quick else ''}` on "
         f"{machine()}; TensorFlow {tf.__version__}, fp32 matmul peak {peak:.1f} GFLOP/s "
         f"(best n x n matmul, n = 512-2048, same run); {repeats} interleaved blocks of ~{block_s} s per "
         f"variant, fastest block; total {time.perf_counter() - start:.0f} s."
@@ -482,8 +482,8 @@ def main(argv=None):
 
 BENCHMARKS_HEADER = """# Training speed: tfgen vs plain-Keras references
 
-Written by `scripts/benchmark.py` (see its docstring for what each column measures). Each
-reference is the official example's training loop (`scripts/bench_references.py`) on clones
+Written by `benchmarks/benchmark.py` (see its docstring for what each column measures). Each
+reference is the official example's training loop (`benchmarks/bench_references.py`) on clones
 of the same tfgen networks, compiled with defaults; the ratio is tfgen's steps/s over the
 reference's, measured interleaved in the same process.
 

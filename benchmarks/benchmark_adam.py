@@ -1,6 +1,6 @@
 """One Adam update of a model's weights: tfgen's FusedAdam against Keras' Adam.
 
-    python scripts/benchmark_adam.py
+    python benchmarks/benchmark_adam.py
 
 For the networks of each default model, times one traced `optimizer.apply` of fixed
 gradients to a copy of the weights: Keras' Adam (about twenty element-wise ops per variable)

@@ -1,6 +1,6 @@
 """BatchNorm's training step, forward and backward: tfgen's fused layer against Keras' layer.
 
-    python scripts/benchmark_batch_norm.py
+    python benchmarks/benchmark_batch_norm.py
 
 For the BatchNorm shapes of the default DCGAN (batch 64: the projection's [64, 6272] and the
 feature maps of 7 x 7 to 28 x 28), times one traced function that runs the layer in training

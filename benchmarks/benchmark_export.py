@@ -1,7 +1,7 @@
 """Benchmarks a model's exports: batch-1 latency of TFLite vs the Keras call vs the SavedModel,
 file sizes, output differences, and (for the zoo) int8's quality change in FID/KID.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/benchmark_export.py dcgan_mnist
+    TFGEN_DATA_DIR=../shared/data python benchmarks/benchmark_export.py dcgan_mnist
 
 Prints markdown tables. For a zoo entry it records the figures in the entry's card.json under
 `tflite` (`tfgen.zoo.update_card`); `--rest-example` also prints a TF Serving REST `:predict`
@@ -57,7 +57,10 @@ def quality(samples, args):
         return None
     from tfgen.data import load_arrays
 
-    real, _ = load_arrays(args.dataset, split="test")
+    local = load_arrays(args.dataset, split="test", data_dir_override=args.data_dir)
+    if local is None:
+        raise SystemExit(f"{args.dataset} not found: pass --data-dir or set TFGEN_DATA_DIR")
+    real, _ = local
     return {
         name: evaluate_samples(images, real, metrics=("fid", "kid"), dataset=args.dataset)
         for name, images in samples.items()
@@ -112,6 +115,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=20, help="calls per round and runtime")
     parser.add_argument("--representative", type=int, default=200)
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     parser.add_argument("--no-card", action="store_true", help="do not update the zoo card")
     parser.add_argument("--rest-example", action="store_true")
     args = parser.parse_args(argv)
@@ -199,7 +205,7 @@ def main(argv=None):
             "int8_io": "float32 inputs and outputs, int8 weights and activations",
             "batch_size": 1,
             "measured_on": f"{os.cpu_count()} CPU cores, TF {tf.__version__}",
-            "command": "python scripts/benchmark_export.py " + str(args.model),
+            "command": "python benchmarks/benchmark_export.py " + str(args.model),
         }
         if scores:
             card["quality"] = {

@@ -1,7 +1,7 @@
 """Trains a model for many short epochs through `tfgen.training.train` and prints the process's
 resident memory (RSS) after each epoch, and its growth after the second epoch (target < 5 %).
 
-    TFGEN_DATA_DIR=../shared/data python scripts/memory_profile.py --epochs 12
+    TFGEN_DATA_DIR=../shared/data python benchmarks/memory_profile.py --epochs 12
 
 The run is the real `tfgen train` path: checkpoints, sample grids and TensorBoard logs are
 written every epoch, so a leak in any of them shows up here.
@@ -58,6 +58,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--checkpoint-every", type=int, default=5)
     parser.add_argument("--out", help="run folder (default: a temporary folder)")
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 3:
         parser.error("--epochs must be >= 3 (growth is measured after the second epoch)")
@@ -79,6 +82,7 @@ def main(argv=None):
             checkpoint_every=args.checkpoint_every,
             samples=16,
             verbose=0,
+            data_dir=args.data_dir,
             extra_callbacks=[probe],
         )
     after_second = probe.rows[1][1]

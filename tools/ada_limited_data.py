@@ -1,6 +1,6 @@
 """Limited data: DCGAN on 500 MNIST images with and without ADA (and DiffAugment), FID compared.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/ada_limited_data.py   # 20,000 steps per arm
+    TFGEN_DATA_DIR=../shared/data python tools/ada_limited_data.py   # 20,000 steps per arm
 
 The defaults are the measured setting: without augmentation the discriminator memorises the
 500 images from about step 8,000, and the two arms separate only after that (README).

@@ -1,6 +1,6 @@
 """Measures the issue-2 sample-quality targets of a DCGAN, for its EMA and its raw generator.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/check_dcgan_quality.py dcgan_mnist
+    TFGEN_DATA_DIR=../shared/data python tools/check_dcgan_quality.py dcgan_mnist
 
 Samples `--n` images as `tfgen sample MODEL --n N --seed S --out s.npy` does (uint8), classifies
 them with the zoo's MNIST classifier (savedmodels/classifier_mnist) and prints: the distinct
@@ -50,6 +50,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="sample seed (tfgen sample's default)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
+    parser.add_argument(
         "--update-card",
         action="store_true",
         help="store the results as `quality_check` in the zoo entry's card.json",
@@ -57,7 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     model = saving.load_model(args.model, compile=False)
     extractor = features_lib.get_extractor("classifier_mnist")
-    real_features = extractor.features(real_images("mnist", "test", args.n))
+    real_features = extractor.features(real_images("mnist", "test", args.n, args.data_dir))
     results = {}
     generators = (
         [("ema", True), ("raw", False)] if getattr(model, "ema", None) else [("raw", False)]
@@ -78,7 +81,7 @@ def main(argv=None):
     print(json.dumps(results))
     if args.update_card:
         command = (
-            f"python scripts/check_dcgan_quality.py {args.model} --n {args.n} --seed {args.seed}"
+            f"python tools/check_dcgan_quality.py {args.model} --n {args.n} --seed {args.seed}"
         )
         zoo.update_card(args.model, quality_check={"command": command, **results})
     if args.json:

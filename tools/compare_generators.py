@@ -1,6 +1,6 @@
 """Scores two or more generators with `tfgen evaluate`'s metrics over several sample seeds.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/compare_generators.py dcgan_mnist \
+    TFGEN_DATA_DIR=../shared/data python tools/compare_generators.py dcgan_mnist \
         runs/dcgan_mnist_fastpath/model_annealed.keras --dataset mnist --seeds 0,1,2,3,4
 
 Each model (a zoo name or a `.keras` file) draws `--n` samples per seed and is scored against
@@ -27,13 +27,23 @@ def main(argv=None):
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     summary = {}
     for source in args.models:
         model = saving.load_model(source, compile=False)
         runs = [
-            evaluate_model(model, args.dataset, metrics=("fid", "kid", "pr"), n=args.n, seed=seed)
+            evaluate_model(
+                model,
+                args.dataset,
+                metrics=("fid", "kid", "pr"),
+                n=args.n,
+                seed=seed,
+                data_dir=args.data_dir,
+            )
             for seed in seeds
         ]
         for seed, run in zip(seeds, runs):

@@ -1,6 +1,6 @@
 """Evaluates every generator in the zoo and rewrites the metric tables from what it measured.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/evaluate_zoo.py
+    TFGEN_DATA_DIR=../shared/data python tools/evaluate_zoo.py
 
 For each entry: `tfgen evaluate`'s sample metrics (FID, KID, precision, recall, coverage) on
 1,000 samples vs 1,000 test images in the domain classifier's features, plus the IWAE NLL
@@ -30,13 +30,13 @@ COLUMNS = (
 )
 
 
-def evaluate_entry(name, card, n):
+def evaluate_entry(name, card, n, data_dir=None):
     model = saving.load_model(name, compile=False)
     metrics = ["fid", "kid", "pr", "coverage"]
     if card["kind"] == "cgan":
         metrics.append("accuracy")
     dataset = card["dataset"].split()[0]  # some cards describe the data after the name
-    results = evaluate_model(model, dataset, metrics=metrics, n=n)
+    results = evaluate_model(model, dataset, metrics=metrics, n=n, data_dir=data_dir)
     if "test_nll_iwae_k1000" in card:
         # IWAE K=1000 on the whole test split, measured by the VAE's training script
         results["nll"] = card["test_nll_iwae_k1000"]
@@ -63,6 +63,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--only", nargs="*", help="entry names (default: every generator)")
+    parser.add_argument(
+        "--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)"
+    )
     args = parser.parse_args(argv)
     rows = []
     for name in registry.zoo_entries():
@@ -70,7 +73,7 @@ def main(argv=None):
         if card.get("kind") not in GENERATORS:
             continue
         if not args.only or name in args.only:
-            results = evaluate_entry(name, card, args.n)
+            results = evaluate_entry(name, card, args.n, args.data_dir)
             print(name, json.dumps(results))
             card = zoo.update_card(
                 name, metrics={k: v for k, v in results.items() if k != "n"}, metrics_n=results["n"]

@@ -1,7 +1,7 @@
 """Fine-tunes the zoo's `dcgan_mnist` on Fashion-MNIST against training from scratch, and
 FreezeD against fine-tuning everything on 100 images of one Fashion class.
 
-    TFGEN_DATA_DIR=../shared/data python scripts/finetune_dcgan_fashion.py
+    TFGEN_DATA_DIR=../shared/data python tools/finetune_dcgan_fashion.py
 
 Experiment 1 (transfer): the same step budget for `dcgan_mnist` fine-tuned and for a fresh
 DCGAN, FID (in the Fashion-MNIST classifier's features, against the test split) every

@@ -4,7 +4,7 @@ Each worker gets a free 127.0.0.1 port and its own `TF_CONFIG`; their output is 
 `[worker i]` prefix. Exits 0 when every worker succeeds; if one fails the others are stopped
 (they would wait for it forever in the next collective) and the launcher exits non-zero.
 
-    python scripts/launch_multiworker.py --workers 2 -- dcgan --dataset mnist --steps 100 \\
+    python tools/launch_multiworker.py --workers 2 -- dcgan --dataset mnist --steps 100 \\
         --batch-size 64 --out runs/dcgan_2workers
 
 Only worker 0 (the chief) keeps its outputs under `--out`. On a real cluster, run the same
