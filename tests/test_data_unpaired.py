@@ -1,11 +1,11 @@
-"""Tests for `tfgen.data_unpaired.load_unpaired`: sources, epoch length, independent shuffling."""
+"""Tests for `tfgen.data.load_unpaired`: sources, epoch length, independent shuffling."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tfgen import data, data_unpaired
-from tfgen.data_unpaired import is_tfds_name, load_unpaired
+from tfgen.data import sources, unpaired
+from tfgen.data.unpaired import is_tfds_name, load_unpaired
 from tfgen.errors import TfgenUsageError
 
 
@@ -111,7 +111,7 @@ def test_one_tfds_name_reads_its_a_and_b_splits(monkeypatch):
         x = tf.data.Dataset.from_tensor_slices(numbered(4, start=base))
         return x.map(lambda im: (im, tf.constant(-1))), None
 
-    monkeypatch.setattr(data, "_tfds_dataset", fake_tfds)
+    monkeypatch.setattr(sources, "_tfds_dataset", fake_tfds)
     assert is_tfds_name("cycle_gan/horse2zebra")
     ds = load_unpaired("cycle_gan/horse2zebra", batch_size=2, shuffle=False)
     a, b = next(iter(ds))
@@ -130,4 +130,4 @@ def test_errors_say_what_to_do(tmp_path):
         load_unpaired(str(tmp_path / "missing.npz"), numbered(4))
     with pytest.raises(TfgenUsageError, match="numpy array"):
         load_unpaired([1, 2, 3], numbered(4))
-    assert data_unpaired.SHUFFLE_BUFFER >= 1000
+    assert unpaired.SHUFFLE_BUFFER >= 1000

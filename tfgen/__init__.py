@@ -44,6 +44,8 @@ _MOVED = {
     "callbacks": "tfgen.training.callbacks",
     "monitor": "tfgen.training.monitor",
     "reliability": "tfgen.training.checkpoint",
+    "data_paired": "tfgen.data.paired",
+    "data_unpaired": "tfgen.data.unpaired",
 }
 
 __all__ = sorted([*_SUBMODULES, *_EXPORTS])

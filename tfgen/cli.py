@@ -195,7 +195,7 @@ def _parse_labels(text):
 
 
 def cmd_translate(args):
-    from tfgen import data_paired, io, saving
+    from tfgen import data, io, saving
 
     model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
     if not hasattr(model, "translate"):
@@ -203,7 +203,7 @@ def cmd_translate(args):
             f"{args.model} is a {getattr(model, 'kind', type(model).__name__)}, which does not "
             "translate images; use a pix2pix or cyclegan model (or tfgen sample)"
         )
-    images = data_paired.read_images(args.input)
+    images = data.read_images(args.input)
     if getattr(model, "kind", None) == "cyclegan":
         outputs = model.translate(images, direction=args.direction or "a2b")
     elif args.direction is not None:

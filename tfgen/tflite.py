@@ -225,9 +225,9 @@ def load_representative_images(
         return None  # latent inputs only: the representative set needs no data
     n = int(n)
     if "b" in specs:
-        from tfgen import data_unpaired
+        from tfgen.data import unpaired
 
-        ds = data_unpaired.load_unpaired(
+        ds = unpaired.load_unpaired(
             dataset,
             dataset_b,
             split="train",

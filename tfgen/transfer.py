@@ -721,7 +721,7 @@ def finetune(
             task becomes the model's own, with that task's default options.
     """
     from tfgen import distribute, reliability, training
-    from tfgen.data_paired import resolve_task_options
+    from tfgen.data import resolve_task_options
 
     out = pathlib.Path(out)
     reliability.check_checkpoint_every(checkpoint_every)

@@ -1,4 +1,4 @@
-"""Tests for `tfgen.models.Pix2Pix`, the U-Net and `tfgen.data_paired`: shapes, losses, which
+"""Tests for `tfgen.models.Pix2Pix`, the U-Net and `tfgen.data.paired`: shapes, losses, which
 weights move, round trips, paired data and tasks, `translate` and the CLI."""
 
 import keras
@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfgen import cli, data_paired, training
+from tfgen import cli, training
+from tfgen.data import paired
 from tfgen.errors import TfgenUsageError
 from tfgen.models.pix2pix import Pix2Pix
 from tfgen.networks.unet import build_unet
@@ -151,8 +152,8 @@ def test_config_and_keras_round_trips_give_identical_outputs(tmp_path):
 def test_translate_prepares_raw_inputs():
     model = tiny(task="superres")
     full = random_images(3, seed=12)
-    low = data_paired.downsample(full, 4).numpy()
-    upsampled = data_paired.superres_inputs(full, 4, "nearest").numpy()
+    low = paired.downsample(full, 4).numpy()
+    upsampled = paired.superres_inputs(full, 4, "nearest").numpy()
     np.testing.assert_array_equal(model.translate(low), model.translate(upsampled))
     as_uint8 = np.round((upsampled + 1) * 127.5).astype(np.uint8)
     np.testing.assert_allclose(
@@ -170,39 +171,39 @@ def test_superres_input_is_the_block_mean_repeated():
     images = random_images(2, seed=13)
     blocks = images.reshape(2, 7, 4, 7, 4, 1).mean(axis=(2, 4))
     expected = np.repeat(np.repeat(blocks, 4, axis=1), 4, axis=2)
-    inputs, targets = data_paired.make_pairs(images, "superres")
+    inputs, targets = paired.make_pairs(images, "superres")
     np.testing.assert_allclose(inputs.numpy(), expected, atol=1e-6)
     np.testing.assert_array_equal(targets.numpy(), images)
 
 
 def test_inpaint_masks_one_square_per_image():
     images = random_images(5, seed=14)
-    inputs, _ = data_paired.make_pairs(images, "inpaint", seed=(1, 2), options={"mask_size": 9})
+    inputs, _ = paired.make_pairs(images, "inpaint", seed=(1, 2), options={"mask_size": 9})
     inputs = inputs.numpy()
     for x, image in zip(inputs, images):
         masked = x[..., 0] != image[..., 0]
         rows, cols = np.nonzero(masked)
         assert masked.sum() == 81 and np.ptp(rows) == 8 and np.ptp(cols) == 8
         assert np.all(x[masked] == 0.0)
-    again, _ = data_paired.make_pairs(images, "inpaint", seed=(1, 2), options={"mask_size": 9})
+    again, _ = paired.make_pairs(images, "inpaint", seed=(1, 2), options={"mask_size": 9})
     np.testing.assert_array_equal(again.numpy(), inputs)  # same seed, same masks
 
 
 def test_colorize_and_task_errors():
     rgb = random_images(2, (8, 8, 3), seed=15)
-    inputs, targets = data_paired.make_pairs(rgb, "colorize")
+    inputs, targets = paired.make_pairs(rgb, "colorize")
     np.testing.assert_allclose(
         inputs.numpy()[..., 0], rgb @ np.array([0.2989, 0.587, 0.114], np.float32), atol=1e-3
     )
     assert targets.shape == (2, 8, 8, 3)
     with pytest.raises(TfgenUsageError, match="colorize needs colour.*superres or inpaint"):
-        data_paired.make_pairs(random_images(2), "colorize")
+        paired.make_pairs(random_images(2), "colorize")
     with pytest.raises(TfgenUsageError, match="divisible by 3"):
-        data_paired.resolve_task_options("superres", (28, 28, 1), {"factor": 3})
+        paired.resolve_task_options("superres", (28, 28, 1), {"factor": 3})
     with pytest.raises(TfgenUsageError, match=r"unknown superres option\(s\) \['scale'\]"):
-        data_paired.resolve_task_options("superres", (28, 28, 1), {"scale": 2})
+        paired.resolve_task_options("superres", (28, 28, 1), {"scale": 2})
     with pytest.raises(TfgenUsageError, match="unknown task"):
-        data_paired.resolve_task_options("deblur")
+        paired.resolve_task_options("deblur")
 
 
 def write_pngs(folder, arrays, names):
@@ -217,21 +218,19 @@ def test_paired_folders_match_by_name(tmp_path):
     colour = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     write_pngs(tmp_path / "pairs" / "input", grey, ["b", "a", "c"])
     write_pngs(tmp_path / "pairs" / "target", colour, ["b", "a", "c"])
-    x, y, names = data_paired.load_paired_folders(
-        tmp_path / "pairs/input", tmp_path / "pairs/target"
-    )
+    x, y, names = paired.load_paired_folders(tmp_path / "pairs/input", tmp_path / "pairs/target")
     assert names == ["a", "b", "c"]
     np.testing.assert_array_equal(x[0, ..., 0], grey[1])  # "a"
     np.testing.assert_array_equal(y[0], colour[1])
-    ds = data_paired.load(tmp_path / "pairs", batch_size=3, shuffle=False)
+    ds = paired.load(tmp_path / "pairs", batch_size=3, shuffle=False)
     inputs, targets = next(iter(ds))
     assert inputs.shape == (3, 8, 8, 1) and targets.shape == (3, 8, 8, 3)
     assert Pix2Pix.options_from_data(ds) == {"output_channels": 3}
     Image.fromarray(grey[0]).save(tmp_path / "pairs" / "input" / "d.png")
     with pytest.raises(TfgenUsageError, match=r"1 image\(s\) have no partner.*d"):
-        data_paired.load_paired_folders(tmp_path / "pairs/input", tmp_path / "pairs/target")
+        paired.load_paired_folders(tmp_path / "pairs/input", tmp_path / "pairs/target")
     with pytest.raises(TfgenUsageError, match="not a paired folder"):
-        data_paired.load(tmp_path / "pairs" / "input")
+        paired.load(tmp_path / "pairs" / "input")
 
 
 def test_training_dataset_for_a_task(tmp_path):
@@ -241,7 +240,7 @@ def test_training_dataset_for_a_task(tmp_path):
     inputs, targets = next(iter(ds))
     assert inputs.shape == targets.shape == (4, 28, 28, 1)
     np.testing.assert_allclose(
-        inputs.numpy(), data_paired.superres_inputs(targets, 4).numpy(), atol=1e-6
+        inputs.numpy(), paired.superres_inputs(targets, 4).numpy(), atol=1e-6
     )
     assert Pix2Pix.options_from_data(ds, "superres") == {"output_channels": 1, "task": "superres"}
 

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data
+from tfgen.data import sources
 from tfgen.errors import TfgenUsageError
 
 TASKS = ("inpaint", "superres", "colorize")
@@ -138,7 +138,7 @@ def _image_files(folder):
     return {
         p.relative_to(folder).with_suffix("").as_posix(): p
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix.lower() in data.IMAGE_SUFFIXES
+        if p.is_file() and p.suffix.lower() in sources.IMAGE_SUFFIXES
     }
 
 
@@ -146,7 +146,7 @@ def _decode_all(paths, image_size):
     arrays = []
     for path in paths:
         try:
-            array = data._decode_image_file(path)
+            array = sources._decode_image_file(path)
         except Exception as e:  # PIL raises many types for corrupt files
             raise TfgenUsageError(f"cannot read {path} as an image ({e}); fix or remove it") from e
         if image_size is not None and array.shape[:2] != (image_size, image_size):
@@ -254,7 +254,7 @@ def load(
                 "use a smaller --batch-size"
             )
         ds = tf.data.Dataset.from_tensor_slices((x, y))
-        ds = ds.map(lambda a, b: (data.to_unit_range(a), data.to_unit_range(b)))
+        ds = ds.map(lambda a, b: (sources.to_unit_range(a), sources.to_unit_range(b)))
         if cache:
             ds = ds.cache()
         if repeat:
@@ -264,7 +264,7 @@ def load(
         ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    images = data.load(
+    images = sources.load(
         source,
         split=split,
         image_size=image_size,
@@ -301,9 +301,9 @@ def read_images(path, image_size=None):
     if not path.exists():
         raise TfgenUsageError(f"{path} does not exist; pass a .npy file, an image or a folder")
     if path.is_dir():
-        images, _, _ = data.load_image_folder(path, image_size)
+        images, _, _ = sources.load_image_folder(path, image_size)
     elif path.suffix.lower() == ".npz":
-        images, _ = data.load_npz(path)
+        images, _ = sources.load_npz(path)
     elif path.suffix.lower() == ".npy":
         try:
             images = np.load(path, allow_pickle=False)
@@ -317,14 +317,14 @@ def read_images(path, image_size=None):
             raise TfgenUsageError(
                 f"{path} holds an array of shape {images.shape}; expected N x H x W x C"
             )
-    elif path.suffix.lower() in data.IMAGE_SUFFIXES:
+    elif path.suffix.lower() in sources.IMAGE_SUFFIXES:
         images = _decode_all([path], image_size)
     else:
         raise TfgenUsageError(
             f"cannot read {path.name}: pass a .npy file, an image "
-            f"({', '.join(data.IMAGE_SUFFIXES)}) or a folder of images"
+            f"({', '.join(sources.IMAGE_SUFFIXES)}) or a folder of images"
         )
     if len(images) == 0:
         raise TfgenUsageError(f"{path} holds no images; pass at least one image to translate")
-    images = data._check_float_range(np.asarray(images), path)
-    return data.to_unit_range(tf.convert_to_tensor(images)).numpy()
+    images = sources._check_float_range(np.asarray(images), path)
+    return sources.to_unit_range(tf.convert_to_tensor(images)).numpy()

@@ -1,4 +1,4 @@
-"""tf.data pipelines for tfgen: TFDS names, MNIST-style IDX folders, image folders, `.npz`.
+"""Sources for tfgen: TFDS names, MNIST-style IDX folders, image folders, `.npz` files.
 
 Every source comes out the same way: float32 images in [-1, 1] of shape (H, W, C),
 batched and prefetched, with int32 labels when asked for.

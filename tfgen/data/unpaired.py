@@ -11,7 +11,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data
+from tfgen.data import sources
 from tfgen.errors import TfgenUsageError
 
 # TFDS names, with an optional config and version: "mnist", "cycle_gan/horse2zebra:2.0.0".
@@ -23,8 +23,8 @@ def is_tfds_name(source):
     """Whether `source` names a TFDS dataset rather than a local file or folder."""
     if not isinstance(source, str) or pathlib.Path(source).exists():
         return False
-    if source in data.LOCAL_IDX_NAMES and data.data_dir() is not None:
-        return False  # data.load_arrays finds the local copy first
+    if source in sources.LOCAL_IDX_NAMES and sources.data_dir() is not None:
+        return False  # sources.load_arrays finds the local copy first
     return bool(_TFDS_NAME.match(source)) and not pathlib.Path(source).suffix
 
 
@@ -34,9 +34,9 @@ def _domain_arrays(source, split, image_size, data_dir, name):
         images = source
     elif isinstance(source, (str, pathlib.Path)):
         if is_tfds_name(str(source)) and "/" in str(source):
-            # data.load_arrays takes a "/" for a missing path; TFDS config names have one.
+            # sources.load_arrays takes a "/" for a missing path; TFDS config names have one.
             return None
-        arrays = data.load_arrays(str(source), split, image_size, data_dir)
+        arrays = sources.load_arrays(str(source), split, image_size, data_dir)
         if arrays is None:
             return None
         images = arrays[0]
@@ -75,14 +75,14 @@ def domain_dataset(
     if images is not None:
         # The same range and channel rules as tfgen.data.load, so a source means the same
         # thing to every model.
-        images = data._check_float_range(images, f"domain {name}")
-        images = data._fit_channels(images, channels, f"domain {name}")
+        images = sources._check_float_range(images, f"domain {name}")
+        images = sources._fit_channels(images, channels, f"domain {name}")
         if limit is not None:
             images = images[:limit]
         count = len(images)
         ds = tf.data.Dataset.from_tensor_slices(images)
     else:
-        ds, _ = data._tfds_dataset(str(source), split, False, shuffle, seed)
+        ds, _ = sources._tfds_dataset(str(source), split, False, shuffle, seed)
         ds = ds.map(lambda x, y: x)
         if limit is not None:
             ds = ds.take(limit)
@@ -109,7 +109,7 @@ def domain_dataset(
         )
 
     def prepare(x):
-        x = data.to_unit_range(x)
+        x = sources.to_unit_range(x)
         if image_size is not None and (x.shape[0] != image_size or x.shape[1] != image_size):
             x = tf.image.resize(x, (image_size, image_size), antialias=True)
         return x

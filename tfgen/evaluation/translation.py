@@ -34,7 +34,7 @@ def evaluate_superres(model, images, batch_size=512):
         dict: `psnr_<method>`, `ssim_<method>`, the gains over bicubic and whether both gains
         reach `SUPERRES_MARGINS`.
     """
-    from tfgen import data_paired
+    from tfgen.data import paired
 
     if model.task != "superres":
         raise TfgenUsageError(
@@ -43,12 +43,12 @@ def evaluate_superres(model, images, batch_size=512):
         )
     factor = model.task_options["factor"]
     size = images.shape[1:3]
-    low = data_paired.downsample(images, factor)
+    low = paired.downsample(images, factor)
     restored = {
         "pix2pix": model.translate(low, batch_size=batch_size),
-        "bicubic": data_paired.upsample(low, size, "bicubic").numpy(),
-        "bilinear": data_paired.upsample(low, size, "bilinear").numpy(),
-        "nearest": data_paired.upsample(low, size, "nearest").numpy(),
+        "bicubic": paired.upsample(low, size, "bicubic").numpy(),
+        "bilinear": paired.upsample(low, size, "bilinear").numpy(),
+        "nearest": paired.upsample(low, size, "nearest").numpy(),
     }
     scores = {name: image_scores(x, images) for name, x in restored.items()}
     result = {

@@ -181,7 +181,7 @@ class CycleGAN(distribute.NoDataPeek, keras.Model):
     current discriminators, the discriminators' on the detached fakes of that pass, which is
     what the reference implementation's "update G, then D on the same fakes" computes.
 
-    Train on batches `(images_a, images_b)` (`tfgen.data_unpaired.load_unpaired`). The
+    Train on batches `(images_a, images_b)` (`tfgen.data.load_unpaired`). The
     identity term keeps colours when the true mapping leaves most of an image alone
     (photo -> painting); turn it off (`identity_weight=0`) where the mapping changes every
     pixel, such as colour inversion, where it would pull G towards the identity.
@@ -437,7 +437,7 @@ class CycleGAN(distribute.NoDataPeek, keras.Model):
         if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
             raise TfgenUsageError(
                 "CycleGAN trains on batches (images_a, images_b); build the dataset with "
-                "tfgen.data_unpaired.load_unpaired(source_a, source_b)"
+                "tfgen.data.load_unpaired(source_a, source_b)"
             )
         real_a, real_b = data[0], data[1]
         self.check_images(real_a, "a")
@@ -666,7 +666,7 @@ class CycleGAN(distribute.NoDataPeek, keras.Model):
         limit=None,
     ):
         """The training job's dataset: `(images_a, images_b)` batches of two domains."""
-        from tfgen.data_unpaired import load_unpaired
+        from tfgen.data import load_unpaired
 
         if task is not None:
             raise TfgenUsageError(

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, data_paired, distribute, inference, io, precision
+from tfgen import data, distribute, inference, io, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks.patchgan import build_patchgan
@@ -48,7 +48,7 @@ class Pix2Pix(GAN):
             `colorize`); lets `translate` prepare raw inputs (e.g. up-sample low-resolution
             images for `superres`).
         task_options: dict or None. The task's options (see
-            `tfgen.data_paired.resolve_task_options`).
+            `tfgen.data.paired.resolve_task_options`).
         generator, discriminator: keras.Model. Custom networks.
         seed: int. Kept for the config (pix2pix draws no latent noise).
     """
@@ -78,7 +78,7 @@ class Pix2Pix(GAN):
         if float(l1_weight) < 0:
             raise TfgenUsageError(f"l1_weight must be >= 0, got {l1_weight!r}")
         if task is not None:
-            task_options = data_paired.resolve_task_options(task, None, task_options)
+            task_options = data.paired.resolve_task_options(task, None, task_options)
         generator = generator or build_unet(
             image_shape,
             output_channels,
@@ -127,7 +127,7 @@ class Pix2Pix(GAN):
     def make_dataset(cls, source, task=None, options=None, **load_kwargs):
         """Paired `(input, target)` batches: a paired folder, or pairs derived by `task`."""
         options = options or {}
-        return data_paired.load(
+        return data.paired.load(
             source, task=task, task_options=options.get("task_options"), **load_kwargs
         )
 
@@ -148,7 +148,7 @@ class Pix2Pix(GAN):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise TfgenUsageError(
                 "Pix2Pix trains on (input, target) image pairs; load them with "
-                "tfgen.data_paired.load(...) or pass fit(x=inputs, y=targets)"
+                "tfgen.data.load_paired(...) or pass fit(x=inputs, y=targets)"
             )
         inputs, targets = batch[0], batch[1]
         for name, tensor, shape in (
@@ -223,9 +223,9 @@ class Pix2Pix(GAN):
             and tuple(images.shape[1:3])
             == (height // options["factor"], width // options["factor"])
         ):
-            images = data_paired.upsample(images, (height, width), options["upsample"])
+            images = data.paired.upsample(images, (height, width), options["upsample"])
         if self.task == "colorize" and images.shape[-1] == 3 and channels == 1:
-            images = data_paired.colorize_inputs(images)
+            images = data.paired.colorize_inputs(images)
         if tuple(images.shape[1:]) != self.input_shape_:
             hint = ""
             if self.task == "superres":
