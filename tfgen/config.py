@@ -131,7 +131,8 @@ class Recipe:
 
     @property
     def kind(self):
-        return self.model["kind"]
+        """The model kind; None for a fine-tune that takes it from its source model."""
+        return self.model.get("kind")
 
     @property
     def options(self):
@@ -218,8 +219,10 @@ def from_dict(raw, where="recipe"):
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise TfgenUsageError(f"{where}: description: expected str, got {description!r}")
-    recipe = Recipe(model=_check_model(raw.get("model", {}), where), description=description,
-                    **parts)  # fmt: skip
+    model = raw.get("model", {})
+    if model or not parts["finetune"].source:  # a fine-tune takes its kind from the source
+        model = _check_model(model, where)
+    recipe = Recipe(model=model, description=description, **parts)
     return check(recipe, where)
 
 

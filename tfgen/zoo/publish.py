@@ -6,7 +6,7 @@ import json
 from tfgen import export, io, registry, saving
 
 
-def publish(model_path, name, card, readme=None):
+def publish(model_path, name, card, readme=None, saved_model=True):
     """Copies a trained model into the zoo as entry `name`.
 
     The zoo keeps weights only (no optimizer state) to stay small; fine-tuning starts fresh
@@ -17,7 +17,8 @@ def publish(model_path, name, card, readme=None):
     with io.atomic_path(entry, is_dir=True) as tmp:
         tmp.mkdir()
         model.save(tmp / f"{name}.keras")
-        export.saved_model(model, tmp, version=1)
+        if saved_model:  # TF Serving layout: <name>/1/
+            export.saved_model(model, tmp, version=1)
         (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         if readme:
             (tmp / "README.md").write_text(readme)

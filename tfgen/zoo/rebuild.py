@@ -1,0 +1,192 @@
+"""`tfgen rebuild NAME`: a zoo entry end to end from `recipes/NAME.toml`.
+
+train (the training job, resumable) -> evaluate (what the recipe's [evaluate] asks, on the
+saved model) -> card (the one schema) -> publish (`savedmodels/NAME/`) -> the docs picture
+(`docs/images/zoo/NAME.png`).
+"""
+
+import json
+import os
+import pathlib
+import platform
+import time
+
+import numpy as np
+
+from tfgen import config, io
+from tfgen.zoo import card as card_lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The figure `tfgen list` shows, the first one an entry has, and which way is better.
+HEADLINES = (
+    ("psnr_pix2pix", "higher"),
+    ("a2b_mae_vs_inversion", "lower"),
+    ("test_accuracy", "higher"),
+    ("label_accuracy", "higher"),
+    ("nll", "lower"),
+    ("fid", "lower"),
+)
+
+
+def recipe_path(name):
+    return ROOT / "recipes" / f"{name}.toml"
+
+
+def machine():
+    """`"2 CPU cores (Intel Xeon ...), no GPU"`: where a wall time was measured."""
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{os.cpu_count()} CPU cores ({cpu}), " + (f"{len(gpus)} GPU" if gpus else "no GPU")
+
+
+def software():
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version()}  # fmt: skip
+
+
+def evaluate(model, recipe, data_dir=None):
+    """The entry's metrics, measured on the saved model as its recipe's [evaluate] says."""
+    from tfgen import data
+    from tfgen.evaluation import translation
+    from tfgen.evaluation.model_eval import evaluate_model
+
+    ev, dataset = recipe.evaluate, recipe.data.dataset
+    data_dir = data_dir or recipe.data.data_dir
+    if recipe.kind == "classifier":
+        from tfgen.evaluation.classifier import classifier_accuracy
+
+        test = data.load_arrays(dataset, "test", data_dir_override=data_dir)
+        train = data.load_arrays(dataset, "train", data_dir_override=data_dir)
+        return {"test_accuracy": round(classifier_accuracy(model, *test), 6),
+                "train_accuracy": round(classifier_accuracy(model, *train), 6)}  # fmt: skip
+    if recipe.kind == "pix2pix" and recipe.data.task == "superres":
+        images, _ = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
+        return translation.evaluate_superres(model, data.to_unit_range(images) * 2.0 - 1.0)
+    if recipe.kind == "cyclegan" and recipe.data.invert_b:
+        from tfgen.evaluation.features import get_extractor
+
+        images, labels = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
+        classifier = get_extractor(dataset).model
+        unit = data.to_unit_range(images) * 2.0 - 1.0
+        return translation.evaluate_inversion(model, unit, labels, classifier)
+    return evaluate_model(model, dataset, split=ev.split, metrics=tuple(ev.metrics), n=ev.n,
+                          seed=ev.seed, extractor=ev.extractor, data_dir=data_dir)  # fmt: skip
+
+
+def headline(metrics):
+    for metric, better in HEADLINES:
+        if isinstance(metrics.get(metric), int | float):
+            return {"metric": metric, "value": metrics[metric], "better": better}
+    raise ValueError(f"no headline figure among {sorted(metrics)}")
+
+
+def picture(model, recipe, path, data_dir=None):
+    """The docs picture: 64 samples (8 per row), or input | output pairs for translators."""
+    from tfgen import data
+
+    if recipe.kind in ("pix2pix", "cyclegan"):
+        images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
+        unit = data.to_unit_range(images[:16]) * 2.0 - 1.0
+        if recipe.kind == "pix2pix":
+            inputs = model.degrade(unit) if hasattr(model, "degrade") else unit
+            outputs = model.translate(inputs)
+        else:
+            inputs, outputs = unit, model.translate(unit, direction="a2b")
+        pairs = np.stack([np.asarray(inputs), np.asarray(outputs)], axis=1).reshape(
+            (-1, *np.asarray(outputs).shape[1:])
+        )
+        return io.save_images(pairs, path, columns=8)
+    if recipe.kind == "classifier":
+        images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
+        return io.save_images(images[:64], path, columns=8)
+    if recipe.kind == "cgan":
+        labels = [i % model.num_classes for i in range(64)]
+        return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
+    return io.save_images(model.generate(64, seed=0), path, columns=8)
+
+
+def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbose=2):
+    """Trains, evaluates and publishes zoo entry `name` from its recipe; returns the card."""
+    from tfgen import saving
+    from tfgen.training import job
+    from tfgen.zoo.publish import publish as publish_entry
+
+    recipe = config.load(recipe_path(name), overrides)
+    run_dir = pathlib.Path(run_dir or f"runs/{name}")
+    start = time.time()
+    job.run(recipe, run_dir, verbose=verbose, data_dir=data_dir)
+    wall_time = time.time() - start
+    summary = json.loads((run_dir / "run.json").read_text())
+    model = saving.load_model(run_dir / "model.keras", compile=False)
+    metrics = evaluate(model, recipe, data_dir)
+    card = {
+        "schema": card_lib.SCHEMA_VERSION,
+        "name": name,
+        "kind": recipe.kind,
+        "dataset": recipe.data.dataset,
+        "description": recipe.description,
+        "recipe": recipe.to_dict(),
+        "command": f"tfgen rebuild {name}",
+        "files": {
+            "keras": f"{name}.keras",
+            "saved_model": None if recipe.kind in ("vae", "classifier") else "1",
+        },
+        "image_shape": list(summary["image_shape"]),
+        "training": {
+            "steps": summary["steps"],
+            "wall_time_s": round(summary.get("wall_time_s", wall_time), 1),
+            "machine": machine(),
+            "software": software(),
+            "final_metrics": summary["final_metrics"],
+        },
+        "metrics": metrics,
+        "headline": headline(metrics),
+        "evaluation": f"tfgen rebuild: {', '.join(recipe.evaluate.metrics)} on the "
+        f"{recipe.evaluate.split} split of {recipe.data.dataset} (n {recipe.evaluate.n}, "
+        f"seed {recipe.evaluate.seed})",
+        "notes": {"overrides": list(overrides)} if overrides else {},
+    }
+    card_lib.check_card(card, where=name)
+    if publish:
+        entry = publish_entry(run_dir / "model.keras", name, card,
+                              readme=readme(card), saved_model=card["files"]["saved_model"] is not None)  # fmt: skip
+        picture(model, recipe, ROOT / "docs" / "images" / "zoo" / f"{name}.png", data_dir)
+        print(f"published {entry}")
+    return card
+
+
+def readme(card):
+    """The entry's README.md: what it is, how it was made, its headline."""
+    head = card["headline"]
+    lines = [
+        f"# {card['name']}",
+        "",
+        card["description"],
+        "",
+        f"- Kind: `{card['kind']}`; dataset: `{card['dataset']}`; images {card['image_shape']}.",
+        f"- Rebuild: `{card['command']}` (recipe: `recipes/{card['name']}.toml`).",
+        f"- Trained {card['training']['steps']} steps in {card['training']['wall_time_s']:.0f} s "
+        f"on {card['training']['machine']}.",
+        f"- Headline: {head['metric']} = {head['value']:.4g} ({head['better']} is better); all "
+        "figures in `card.json` under `metrics`.",
+        f"- Evaluation: {card['evaluation']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def entries():
+    """Names of the recipes that make zoo entries."""
+    return sorted(p.stem for p in (ROOT / "recipes").glob("*.toml"))
