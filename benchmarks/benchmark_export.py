@@ -20,7 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfgen import export, registry, saving, tflite, zoo  # noqa: E402
+from tfgen import export, registry, saving, zoo  # noqa: E402
+from tfgen.export import tflite  # noqa: E402
 
 
 def median_latencies(candidates, rounds, calls):

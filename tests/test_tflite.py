@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import cli, registry, saving, tflite
+from tfgen import cli, registry, saving
 from tfgen.errors import TfgenUsageError
+from tfgen.export import tflite
 
 KINDS = ("dcgan", "wgan_gp", "cgan", "pix2pix", "cyclegan", "vae")
 TINY_OPTIONS = {

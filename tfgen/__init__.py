@@ -21,7 +21,6 @@ _SUBMODULES = (
     "precision",
     "registry",
     "saving",
-    "tflite",
     "training",
     "transfer",
     "zoo",
@@ -46,6 +45,7 @@ _MOVED = {
     "reliability": "tfgen.training.checkpoint",
     "data_paired": "tfgen.data.paired",
     "data_unpaired": "tfgen.data.unpaired",
+    "tflite": "tfgen.export.tflite",
 }
 
 __all__ = sorted([*_SUBMODULES, *_EXPORTS])

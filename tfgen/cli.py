@@ -226,7 +226,7 @@ def cmd_export(args):
         raise _UsageError("--quantize applies to --format tflite; a SavedModel stays float32")
     model = saving.load_model(args.model, safe_mode=not args.unsafe, compile=False)
     if args.format == "tflite":
-        from tfgen import tflite
+        from tfgen.export import tflite
 
         images = None
         if args.quantize == "int8" and args.dataset:

@@ -39,8 +39,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from tfgen import export, io
+from tfgen import io
 from tfgen.errors import TfgenError, TfgenUsageError
+from tfgen.export import serving
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 DEFAULT_REPRESENTATIVE = 100
@@ -95,7 +96,7 @@ def _cgan_functions(model, batch_size):
 
 
 def _translator(generator, batch_size, domain):
-    shape = export._static_shape(generator, generator.name)
+    shape = serving._static_shape(generator, generator.name)
     if None in shape:
         raise TfgenUsageError(
             f"{generator.name} takes images of shape {shape}; TFLite needs a fixed image size, "
@@ -146,7 +147,7 @@ FUNCTIONS = {
 
 def tflite_functions(model, batch_size=1):
     """The TFLite signatures of `model`: {name: Function}."""
-    kind = export.check_exportable(model)
+    kind = serving.check_exportable(model)
     if int(batch_size) < 1:
         raise TfgenUsageError(f"batch_size must be >= 1, got {batch_size}")
     return FUNCTIONS[kind](model, int(batch_size))

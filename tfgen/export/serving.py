@@ -3,7 +3,7 @@ per model kind, and the `models.config` that serves a folder of them.
 
 Each export carries the model's `.keras` file as an asset (`assets/tfgen_model.keras`), so
 `tfgen.saving.load_model` can rebuild the Keras model with addressable layers from it.
-TFLite/LiteRT conversion lives in `tfgen.tflite`.
+TFLite/LiteRT conversion lives beside it in `tfgen.export.tflite`.
 
 Signatures (`SIGNATURES[kind]`; `signature_table(path)` lists an export's inputs and outputs):
 
