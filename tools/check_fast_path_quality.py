@@ -28,7 +28,8 @@ def train_and_score(path, seed, steps, out, n, data_dir):
     from tfgen.networks import fused_batch_norm
 
     card = json.loads((ROOT / "savedmodels" / "dcgan_mnist" / "card.json").read_text())
-    options = {**card["options"], "ema": card["ema"]}
+    # The recipe's model section: the model's options and its EMA decay, less the kind.
+    options = {k: v for k, v in card["recipe"]["model"].items() if k != "kind"}
     block = fused_batch_norm.unfused() if path == "stock" else contextlib.nullcontext()
     start = time.perf_counter()
     with block:  # covers the tracing of the train step, where the path is chosen
