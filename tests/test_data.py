@@ -103,7 +103,7 @@ def test_image_folder_skips_corrupt_files_with_one_warning(tmp_path, caplog, mni
 def test_mixed_sizes_need_image_size(tmp_path):
     _write_png(tmp_path / "a.png", np.zeros((28, 28), np.uint8))
     _write_png(tmp_path / "b.png", np.zeros((32, 32), np.uint8))
-    with pytest.raises(TfgenUsageError, match="different sizes.*image_size"):
+    with pytest.raises(TfgenUsageError, match="differ in size.*image_size"):
         data.load(str(tmp_path), batch_size=1)
     x = _first_batch(data.load(str(tmp_path), batch_size=2, image_size=32))
     assert x.shape == (2, 32, 32, 1)

@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from tfgen.data import images as images_lib
 from tfgen.data import sources
 from tfgen.errors import TfgenUsageError
 
@@ -135,24 +136,29 @@ def make_pairs(images, task, seed=(0, 0), options=None):
 
 # ------------------------------------------------------------------------ folders
 def _image_files(folder):
+    """Relative path without suffix (`animals_nature/1f436`) -> file."""
     return {
         p.relative_to(folder).with_suffix("").as_posix(): p
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix.lower() in sources.IMAGE_SUFFIXES
+        for p in images_lib.list_image_files(folder)
     }
 
 
-def _decode_all(paths, image_size):
+def _decode_all(paths, image_size, background="white"):
+    background = images_lib.parse_background(background)
+    images_lib.check_sizes(paths, image_size, paths[0].parent if paths else "")
     arrays = []
     for path in paths:
         try:
-            array = sources._decode_image_file(path)
+            array = images_lib.decode(path, background)
         except Exception as e:  # PIL raises many types for corrupt files
             raise TfgenUsageError(f"cannot read {path} as an image ({e}); fix or remove it") from e
         if image_size is not None and array.shape[:2] != (image_size, image_size):
             array = tf.image.resize(array, (image_size, image_size), antialias=True).numpy()
             array = np.clip(np.round(array), 0, 255).astype(np.uint8)
         arrays.append(array)
+    if len({a.shape[-1] for a in arrays}) > 1:
+        # Grey drawings among colour ones (Noto's grey-with-alpha emoji): tile them to RGB.
+        arrays = [np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a for a in arrays]
     if len({a.shape for a in arrays}) > 1:
         raise TfgenUsageError(
             f"images in {paths[0].parent} differ in size or channels "
@@ -161,8 +167,8 @@ def _decode_all(paths, image_size):
     return np.stack(arrays)
 
 
-def load_paired_folders(input_dir, target_dir, image_size=None):
-    """Pairs the images of two folders by file name (sub-folders kept, suffix ignored).
+def load_paired_folders(input_dir, target_dir, image_size=None, background="white"):
+    """Pairs the images of two folders by relative path (sub-folders kept, suffix ignored).
 
     Returns `(inputs uint8 [N, H, W, C_in], targets uint8 [N, H, W, C_out], names)`.
     """
@@ -180,18 +186,31 @@ def load_paired_folders(input_dir, target_dir, image_size=None):
         )
     unmatched = sorted(set(inputs) ^ set(targets))
     if unmatched:
+        where = input_dir if unmatched[0] in inputs else target_dir
         raise TfgenUsageError(
-            f"{len(unmatched)} image(s) have no partner of the same name in the other folder "
-            f"(e.g. {', '.join(unmatched[:5])}); every input needs a target"
+            f"{len(unmatched)} image(s) have no partner of the same relative path in the other "
+            f"folder, e.g. {unmatched[0]} in {where}; every input needs a target"
         )
-    x = _decode_all([inputs[n] for n in names], image_size)
-    y = _decode_all([targets[n] for n in names], image_size)
+    x = _decode_all([inputs[n] for n in names], image_size, background)
+    y = _decode_all([targets[n] for n in names], image_size, background)
     if x.shape[1:3] != y.shape[1:3]:
         raise TfgenUsageError(
             f"inputs are {x.shape[1]}x{x.shape[2]} but targets {y.shape[1]}x{y.shape[2]}; "
             "pass --image-size N to resize both"
         )
     return x, y, names
+
+
+def split_folder(source, split, data_dir=None):
+    """One side of a pair of folders: a named set (`emoji_twitter`), `source/<split>/` when it
+    exists, or `source` itself."""
+    if source in sources.LOCAL_FOLDER_NAMES:
+        return sources.local_folder(source, split, data_dir)
+    root = pathlib.Path(source)
+    if not root.is_dir():
+        raise TfgenUsageError(f"{source} is not a folder of images or a named image set "
+                              f"({', '.join(sources.LOCAL_FOLDER_NAMES)})")  # fmt: skip
+    return root / split if (root / split).is_dir() else root
 
 
 def paired_folders(source, split="train"):
@@ -219,6 +238,8 @@ def load(
     data_dir=None,
     limit=None,
     task_options=None,
+    target=None,
+    background="white",
 ):
     """A batched dataset of `(inputs, targets)`, float32 in [-1, 1].
 
@@ -228,24 +249,35 @@ def load(
             `tfgen.data.load` source (TFDS name, IDX folder, image folder, .npz).
         task: None, `"inpaint"`, `"superres"` or `"colorize"` (see `resolve_task_options`).
         task_options: dict. Options of the task (see `resolve_task_options`).
+        target: the targets' folder or named set (e.g. `emoji_twitter`), paired with `source`'s
+            images by relative path; each side reads `<folder>/<split>/` when it exists.
+        background: what transparent pixels become (white, black, grey or #rrggbb).
         The other arguments are those of `tfgen.data.load`. Inpainting masks are drawn per
         batch from `seed` and the batch's position in the stream: the same run gives the same
         masks, and each epoch new ones.
     """
+    if task is not None and target is not None:
+        raise TfgenUsageError(
+            "give --task (pairs derived from one dataset) or a target folder, not both"
+        )
     if task is None:
-        folders = paired_folders(source, split)
+        folders = (
+            (split_folder(source, split, data_dir), split_folder(target, split, data_dir))
+            if target is not None
+            else paired_folders(source, split)
+        )
         if folders is None:
             raise TfgenUsageError(
                 f"{source} is not a paired folder (input/ and target/ sub-folders, optionally "
-                f"under {split}/); pass --task inpaint, superres or colorize to derive pairs "
-                "from one dataset"
+                f"under {split}/); pass the targets' folder (--target, data.target), or --task "
+                "inpaint, superres or colorize to derive pairs from one dataset"
             )
         if channels is not None:
             raise TfgenUsageError(
                 "--channels applies to pairs derived by --task; a paired folder keeps the "
                 "channels of its input and target images (convert the files instead)"
             )
-        x, y, _ = load_paired_folders(*folders, image_size=image_size)
+        x, y, _ = load_paired_folders(*folders, image_size=image_size, background=background)
         if limit is not None:
             x, y = x[:limit], y[:limit]
         if drop_remainder and len(x) < batch_size:
@@ -278,6 +310,7 @@ def load(
         cache=cache,
         data_dir=data_dir,
         limit=limit,
+        background=background,
     )
     options = resolve_task_options(task, tuple(images.element_spec.shape[1:]), task_options)
 
@@ -317,12 +350,12 @@ def read_images(path, image_size=None):
             raise TfgenUsageError(
                 f"{path} holds an array of shape {images.shape}; expected N x H x W x C"
             )
-    elif path.suffix.lower() in sources.IMAGE_SUFFIXES:
+    elif path.suffix.lower() in images_lib.IMAGE_SUFFIXES:
         images = _decode_all([path], image_size)
     else:
         raise TfgenUsageError(
             f"cannot read {path.name}: pass a .npy file, an image "
-            f"({', '.join(sources.IMAGE_SUFFIXES)}) or a folder of images"
+            f"({', '.join(images_lib.IMAGE_SUFFIXES)}) or a folder of images"
         )
     if len(images) == 0:
         raise TfgenUsageError(f"{path} holds no images; pass at least one image to translate")

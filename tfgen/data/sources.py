@@ -13,17 +13,20 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from tfgen.data import images as images_lib
+from tfgen.data.images import IMAGE_SUFFIXES
 from tfgen.errors import TfgenUsageError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 # TFDS names whose local IDX copies `TFGEN_DATA_DIR` may hold.
 LOCAL_IDX_NAMES = ("mnist", "fashion_mnist")
+# Named image-folder sets under the data folder: <data dir>/<folder>/<split>/<class>/*.png.
+LOCAL_FOLDER_NAMES = {"emoji_google": "emoji/google", "emoji_twitter": "emoji/twitter"}
 TFDS_SPLIT_ALIASES = {"val": "validation"}
 
 
@@ -82,29 +85,18 @@ def load_idx(folder, split="train"):
     return images[..., None], labels
 
 
-def _decode_image_file(path):
-    from PIL import Image
+def load_image_folder(folder, image_size=None, background="white"):
+    """Loads a folder of images (recursive, symlinks followed) as uint8 arrays; class
+    sub-folders become labels.
 
-    with Image.open(path) as im:
-        im.load()
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGBA" if "A" in im.getbands() else "RGB")
-            if im.mode == "RGBA":
-                im = im.convert("RGB")
-        array = np.asarray(im, dtype=np.uint8)
-    return array[..., None] if array.ndim == 2 else array
-
-
-def load_image_folder(folder, image_size=None):
-    """Loads a folder of images (recursive) as uint8 arrays; class sub-folders become labels.
-
-    Returns `(images [N, H, W, C], labels or None, class_names)`. Corrupt files are skipped with
-    one warning that names them; images of different sizes need `image_size`.
+    Returns `(images [N, H, W, C], labels or None, class_names)`. Transparency is composited
+    onto `background` (white, black, grey or #rrggbb). Corrupt files are skipped with one
+    warning that names them; images of different sizes need `image_size`, which is checked
+    from the files' headers before any is decoded.
     """
     folder = pathlib.Path(folder)
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    background = images_lib.parse_background(background)
+    files = images_lib.list_image_files(folder)
     if not files:
         raise TfgenUsageError(
             f"no images found in {folder} (looked recursively for {', '.join(IMAGE_SUFFIXES)})"
@@ -114,10 +106,11 @@ def load_image_folder(folder, image_size=None):
     )
     if class_names and any(p.parent == folder for p in files):
         class_names = []  # images both at the top and in sub-folders: no consistent labelling
+    images_lib.check_sizes(files, image_size, folder)
     images, labels, bad = [], [], []
     for path in files:
         try:
-            array = _decode_image_file(path)
+            array = images_lib.decode(path, background)
         except Exception:  # PIL raises many types for corrupt files
             bad.append(path)
             continue
@@ -178,13 +171,34 @@ def data_dir():
     return pathlib.Path(value) if value else None
 
 
-def load_arrays(source, split="train", image_size=None, data_dir_override=None):
+def local_folder(source, split, data_dir_override=None):
+    """The folder of a named image-folder set (`emoji_google` -> <data dir>/emoji/google/<split>)."""
+    local_root = pathlib.Path(data_dir_override) if data_dir_override else data_dir()
+    if local_root is None:
+        raise TfgenUsageError(
+            f"{source} is read from the data folder: pass --data-dir DIR or set TFGEN_DATA_DIR=DIR "
+            f"to the folder that holds {LOCAL_FOLDER_NAMES[source]}/"
+        )
+    folder = local_root / LOCAL_FOLDER_NAMES[source] / split
+    if not folder.is_dir():
+        raise TfgenUsageError(f"{source}: {folder} not found; the {split} split of {source} "
+                              f"lives in {LOCAL_FOLDER_NAMES[source]}/{split}/ under the data folder")  # fmt: skip
+    return folder
+
+
+def load_arrays(source, split="train", image_size=None, data_dir_override=None,
+                background="white"):  # fmt: skip
     """Loads a local source as `(images uint8 or float, labels or None)` numpy arrays.
 
     Returns None when `source` is a TFDS name with no local copy (the caller goes to TFDS).
     """
     local_root = pathlib.Path(data_dir_override) if data_dir_override else data_dir()
     path = pathlib.Path(source)
+    if source in LOCAL_FOLDER_NAMES:
+        images, labels, _ = load_image_folder(
+            local_folder(source, split, data_dir_override), image_size, background
+        )
+        return images, labels
     if source in LOCAL_IDX_NAMES and local_root is not None and is_idx_folder(local_root / source):
         return load_idx(local_root / source, split)
     if path.suffix == ".npz":
@@ -195,7 +209,9 @@ def load_arrays(source, split="train", image_size=None, data_dir_override=None):
         if is_idx_folder(path):
             return load_idx(path, split)
         split_dir = path / split
-        images, labels, _ = load_image_folder(split_dir if split_dir.is_dir() else path, image_size)
+        images, labels, _ = load_image_folder(
+            split_dir if split_dir.is_dir() else path, image_size, background
+        )
         return images, labels
     if os.sep in str(source) or path.suffix or path.exists():
         raise TfgenUsageError(
@@ -299,6 +315,7 @@ def load(
     cache=True,
     data_dir=None,
     limit=None,
+    background="white",
 ):
     """Returns a batched, prefetched `tf.data.Dataset` of float32 images in [-1, 1].
 
@@ -317,12 +334,14 @@ def load(
         repeat: bool. Repeat forever (use with `steps_per_epoch`).
         cache: bool. Cache decoded TFDS images in memory (local arrays are in memory already).
         limit: int or None. Keep only the first `limit` images (before shuffling).
+        background: str. What transparent pixels of image files become: white (default),
+            black, grey or #rrggbb.
     """
     if batch_size is None or int(batch_size) < 1:
         raise TfgenUsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     if channels not in (None, 1, 3):
         raise TfgenUsageError(f"channels must be 1 or 3, got {channels!r}")
-    arrays = load_arrays(source, split, image_size, data_dir)
+    arrays = load_arrays(source, split, image_size, data_dir, background)
     if arrays is not None:
         images, labels = arrays
         images = _check_float_range(images, source)

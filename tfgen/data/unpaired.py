@@ -28,7 +28,7 @@ def is_tfds_name(source):
     return bool(_TFDS_NAME.match(source)) and not pathlib.Path(source).suffix
 
 
-def _domain_arrays(source, split, image_size, data_dir, name):
+def _domain_arrays(source, split, image_size, data_dir, name, background="white"):
     """A local source (array, .npz, IDX folder, image folder) as a numpy image array."""
     if isinstance(source, np.ndarray):
         images = source
@@ -36,7 +36,7 @@ def _domain_arrays(source, split, image_size, data_dir, name):
         if is_tfds_name(str(source)) and "/" in str(source):
             # sources.load_arrays takes a "/" for a missing path; TFDS config names have one.
             return None
-        arrays = sources.load_arrays(str(source), split, image_size, data_dir)
+        arrays = sources.load_arrays(str(source), split, image_size, data_dir, background)
         if arrays is None:
             return None
         images = arrays[0]
@@ -66,12 +66,13 @@ def domain_dataset(
     limit=None,
     cache=True,
     name="A",
+    background="white",
 ):
     """One domain as `(dataset of full batches, repeating forever; batches per pass)`.
 
     Args: as `load_unpaired`, for one source; `name` labels error messages.
     """
-    images = _domain_arrays(source, split, image_size, data_dir, name)
+    images = _domain_arrays(source, split, image_size, data_dir, name, background)
     if images is not None:
         # The same range and channel rules as tfgen.data.load, so a source means the same
         # thing to every model.
@@ -152,6 +153,7 @@ def load_unpaired(
     data_dir=None,
     limit=None,
     cache=True,
+    background="white",
 ):
     """Returns a `tf.data.Dataset` of `(images_a, images_b)` batches, float32 in [-1, 1].
 
@@ -177,6 +179,7 @@ def load_unpaired(
         data_dir: str or None. Local dataset copies (default `$TFGEN_DATA_DIR`).
         limit: int or None. Keep only the first `limit` images of each domain.
         cache: bool. Cache decoded images in memory.
+        background: what transparent pixels of image files become (white, black, grey, #rrggbb).
     """
     if batch_size is None or int(batch_size) < 1:
         raise TfgenUsageError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -195,6 +198,7 @@ def load_unpaired(
         data_dir=data_dir,
         limit=limit,
         cache=cache,
+        background=background,
     )
     ds_a, batches_a = domain_dataset(source_a, splits[0], seed=seed, name="A", **options)
     ds_b, batches_b = domain_dataset(source_b, splits[1], seed=seed + 1, name="B", **options)

@@ -73,16 +73,21 @@ def evaluate(model, recipe, data_dir=None):
                 "train_accuracy": round(classifier_accuracy(model, *train), 6)}  # fmt: skip
     if recipe.kind == "pix2pix" and recipe.data.task == "superres":
         images, _ = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
-        return translation.evaluate_superres(model, data.to_unit_range(images) * 2.0 - 1.0)
+        return translation.evaluate_superres(model, unit_range(images))
     if recipe.kind == "cyclegan" and recipe.data.invert_b:
         from tfgen.evaluation.features import get_extractor
 
         images, labels = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
         classifier = get_extractor(dataset).model
-        unit = data.to_unit_range(images) * 2.0 - 1.0
+        unit = unit_range(images)
         return translation.evaluate_inversion(model, unit, labels, classifier)
     return evaluate_model(model, dataset, split=ev.split, metrics=tuple(ev.metrics), n=ev.n,
                           seed=ev.seed, extractor=ev.extractor, data_dir=data_dir)  # fmt: skip
+
+
+def unit_range(images):
+    """uint8 images as float32 in [-1, 1] (numpy)."""
+    return np.asarray(images, np.float32) / 127.5 - 1.0
 
 
 def headline(metrics):
@@ -98,7 +103,7 @@ def picture(model, recipe, path, data_dir=None):
 
     if recipe.kind in ("pix2pix", "cyclegan"):
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
-        unit = data.to_unit_range(images[:16]) * 2.0 - 1.0
+        unit = unit_range(images[:16])
         if recipe.kind == "pix2pix":
             inputs = model.degrade(unit) if hasattr(model, "degrade") else unit
             outputs = model.translate(inputs)
@@ -110,7 +115,7 @@ def picture(model, recipe, path, data_dir=None):
         return io.save_images(pairs, path, columns=8)
     if recipe.kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
-        return io.save_images(images[:64], path, columns=8)
+        return io.save_images(unit_range(images[:64]), path, columns=8)
     if recipe.kind == "cgan":
         labels = [i % model.num_classes for i in range(64)]
         return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
