@@ -69,7 +69,7 @@ def test_extractor_is_picked_from_the_dataset():
 
 def test_missing_zoo_classifier_says_how_to_train_it(monkeypatch, tmp_path):
     monkeypatch.setenv("TFGEN_ZOO_DIR", str(tmp_path))
-    with pytest.raises(TfgenError, match="tools/train_classifiers.py"):
+    with pytest.raises(TfgenError, match="tfgen rebuild classifier_mnist"):
         get_extractor("mnist")
 
 
