@@ -9,7 +9,7 @@ from keras import layers
 
 from tfgen.errors import TfgenUsageError
 from tfgen.networks import dcgan as dcgan_networks
-from tfgen.networks.fused_batch_norm import FusedBatchNormalization
+from tfgen.networks.normalization import normalization_layer
 
 CONDITIONINGS = ("projection", "concat")
 # image size -> spatial size of the generator's first feature map (as in the DCGAN builders)
@@ -55,14 +55,14 @@ def build_conditional_generator(
     x = layers.Concatenate(name="z_and_label")([z, embedded])
     filters = width * 2 ** (n_up - 1)
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
-    x = FusedBatchNormalization(name="project_bn")(x)
+    x = normalization_layer("batch", "project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
     for i in range(n_up):
         filters = max(width * 2 ** (n_up - 1 - i), 8)
         x = layers.UpSampling2D(name=f"block{i}_up")(x)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = FusedBatchNormalization(name=f"block{i}_bn")(x)
+        x = normalization_layer("batch", f"block{i}_bn")(x)
         x = layers.ReLU(name=f"block{i}_relu")(x)
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
@@ -76,11 +76,7 @@ def _conv_trunk(x, size, width, normalization, dropout, spectral_norm=False):
     for i in range(n_down):
         conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
         x = dcgan_networks.with_spectral_norm(conv, spectral_norm)(x)
-        norm = (
-            dcgan_networks.normalization_layer(normalization, f"block{i}_norm", synchronized=False)
-            if i > 0
-            else None
-        )
+        norm = normalization_layer(normalization, f"block{i}_norm") if i > 0 else None
         if norm is not None:
             x = norm(x)
         x = layers.LeakyReLU(0.2, name=f"block{i}_lrelu")(x)

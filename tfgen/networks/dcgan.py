@@ -8,8 +8,8 @@ import keras
 from keras import layers
 
 from tfgen.errors import TfgenUsageError
-from tfgen.networks.fused_batch_norm import FusedBatchNormalization
 from tfgen.networks.latent_mixture import GaussianMixtureLatent
+from tfgen.networks.normalization import normalization_layer
 
 # image size -> spatial size of the generator's first feature map
 _START_SIZE = {28: 7, 32: 4, 64: 4}
@@ -33,10 +33,10 @@ def _num_upsamples(size):
     return {7: 2, 4: 3 if size == 32 else 4}[_START_SIZE[size]]
 
 
-def _batch_norm(name, synchronized=True):
+def _batch_norm(name):
     # Synchronized: statistics over the global batch, not each replica's share, so training
     # under MirroredStrategy matches one device with the same global batch.
-    return FusedBatchNormalization(synchronized=synchronized, name=name)
+    return normalization_layer("batch", name, synchronized=True)
 
 
 def build_generator(
@@ -80,20 +80,6 @@ def build_generator(
     return keras.Model(z, images, name=name)
 
 
-def normalization_layer(kind, name, synchronized=True):
-    """A discriminator block's normalization: "batch", "layer" or "none" (None).
-
-    `synchronized` BatchNorm takes its statistics over the global batch (see `_batch_norm`).
-    """
-    if kind == "batch":
-        return _batch_norm(name, synchronized)
-    if kind == "layer":
-        return layers.LayerNormalization(name=name)
-    if kind in (None, "none"):
-        return None
-    raise TfgenUsageError(f"unknown normalization {kind!r}; use 'batch', 'layer' or 'none'")
-
-
 def with_spectral_norm(layer, enabled=True):
     """`layer` wrapped in spectral normalization (Miyato et al. 2018) when `enabled`.
 
@@ -135,7 +121,11 @@ def build_discriminator(
     for i in range(n_down):
         conv = layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"block{i}_conv")
         x = with_spectral_norm(conv, spectral_norm)(x)
-        norm = normalization_layer(normalization, f"block{i}_norm") if i > 0 else None
+        norm = (
+            normalization_layer(normalization, f"block{i}_norm", synchronized=True)
+            if i > 0
+            else None
+        )
         if norm is not None:
             x = norm(x)
         x = layers.LeakyReLU(0.2, name=f"block{i}_lrelu")(x)

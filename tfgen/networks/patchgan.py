@@ -8,18 +8,7 @@ import keras
 from keras import layers
 
 from tfgen.errors import TfgenUsageError
-from tfgen.networks.fused_batch_norm import FusedBatchNormalization
-
-
-def normalization_layer(kind, name):
-    """`instance` (GroupNormalization with one group per channel), `batch` or `none`."""
-    if kind == "instance":
-        return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
-    if kind == "batch":
-        return FusedBatchNormalization(name=name)
-    if kind in (None, "none"):
-        return None
-    raise TfgenUsageError(f"unknown normalization {kind!r}; use 'instance', 'batch' or 'none'")
+from tfgen.networks.normalization import normalization_layer
 
 
 def default_downsamples(size):

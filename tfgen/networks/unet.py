@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from tfgen.errors import TfgenUsageError
-from tfgen.networks.patchgan import normalization_layer
+from tfgen.networks.normalization import normalization_layer
 
 
 def max_downsamples(height, width, limit=8):
