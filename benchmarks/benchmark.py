@@ -281,12 +281,11 @@ def build(name, data_dir):
     element_spec = ds.element_spec
     first = element_spec[0] if isinstance(element_spec, tuple) else element_spec
     image_shape = tuple(int(d) for d in first.shape[1:])
-    from_data = getattr(model_cls, "options_from_data", None)
-    options = from_data(ds, spec.get("task")) if from_data else {}
+    options = training.options_from_data(model_cls, ds, spec.get("task"))
     defaults = getattr(training, "default_compile_options", lambda cls: {})
     compile_options = dict(defaults(model_cls))
     compile_options.update(spec.get("compile", {}))
-    if getattr(model_cls, "schedules_over_run", False):
+    if model_cls.schedules_over_run:
         compile_options.setdefault("total_steps", 10_000)
     model = model_cls(image_shape=image_shape, seed=0, **options)
     model.compile(**compile_options)

@@ -126,7 +126,9 @@ def test_frozen_weights_and_batchnorm_statistics_stay_bit_identical_through_fit(
     # ...while the trainable ones kept updating theirs, and every trainable weight moved.
     assert {"generator/block1_bn/moving_mean", "discriminator/block1_norm/moving_variance"} <= moved
     trainable = {
-        f"{p}/{w.name}" for p, layer, _ in transfer._walk(model) for w in layer.trainable_weights
+        f"{p}/{w.name}"
+        for p, layer, _ in transfer.layers._walk(model)
+        for w in layer.trainable_weights
     }
     assert trainable <= moved
 
@@ -296,6 +298,33 @@ def test_cli_finetune_writes_a_run_folder_with_frozen_layers_untouched(tmp_path,
     assert (out / "samples" / "epoch_001.png").exists()
 
 
+def test_a_gan_with_an_ema_generator_has_one_path_per_layer_and_its_average_stays_frozen():
+    # The EMA copy is a clone named "generator": walked as a layer, it gave every generator
+    # path a second layer, and freeze_g found the copy instead of the generator.
+    model = DCGAN(latent_dim=8, g_width=8, d_width=8, ema=0.99)
+    paths = transfer.layer_paths(model)
+    assert len(paths) == len(set(paths)) == len(transfer.layer_paths(tiny_dcgan()))
+    frozen = transfer.apply_recipe(model, freeze_d=1, freeze_g=1)
+    assert "generator/project" in frozen and "discriminator/block0_conv" in frozen
+    assert not model.ema_generator.trainable and not model.ema_generator.trainable_weights
+
+
+def test_cli_finetune_of_the_zoo_entry_itself(tmp_path, data_dir):
+    # The documented command: the zoo's dcgan_mnist keeps an EMA generator (trained with --ema).
+    out = tmp_path / "ft"
+    argv = ["finetune", "dcgan_mnist", "--dataset", "fashion_mnist", "--data-dir", str(data_dir)]
+    argv += ["--freeze-g", "1", "--steps", "2", "--batch-size", "16", "--limit", "32"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    source = transfer.load_for_finetuning("dcgan_mnist")
+    tuned = keras.saving.load_model(out / "model.keras", compile=False)
+    moved = changed(weights_by_path(source), weights_by_path(tuned))
+    assert moved and not {k for k in moved if k.startswith("generator/project")}
+    assert "generator/block0_conv/kernel" in moved
+    run = json.loads((out / "run.json").read_text())
+    assert run["source"] == "dcgan_mnist" and run["steps"] == 2
+    assert "generator/project" in run["frozen_at_start"]
+
+
 def test_cli_finetune_refuses_freeze_d_on_too_few_blocks(tmp_path, data_dir, capsys):
     source = tmp_path / "source.keras"
     tiny_dcgan().save(source)
@@ -345,7 +374,7 @@ def test_finetuning_a_pix2pix_model_derives_pairs_for_its_own_task_or_a_new_one(
     )
     model.save(tmp_path / "source.keras")
     # Its own task, with its own options: inputs made of 2x2 blocks (factor 2), not 4x4.
-    args = transfer._finetuning_data(model, tmp_path / "x.npz", 8, 0, None, None)
+    args = training.inputs.data_for_model(model, tmp_path / "x.npz", 8, 0, None, None)
     inputs, _ = next(iter(training.make_dataset(**args)))
     inputs = inputs.numpy()
     np.testing.assert_array_equal(inputs, np.repeat(np.repeat(inputs[:, ::2, ::2], 2, 1), 2, 2))

@@ -31,7 +31,7 @@ def values(variables):
 
 def test_registered_and_needs_labels():
     assert MODEL_KINDS["cgan"] is ConditionalGAN
-    assert ConditionalGAN.kind == "cgan" and ConditionalGAN.needs_labels is True
+    assert ConditionalGAN.kind == "cgan" and ConditionalGAN.data_kind == "labelled"
     assert keras.saving.get_registered_name(ConditionalGAN) == "tfgen>ConditionalGAN"
 
 

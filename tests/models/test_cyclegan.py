@@ -403,7 +403,7 @@ def test_dataset_b_is_refused_for_one_domain_models():
     with pytest.raises(TfgenUsageError, match="--dataset-b"):
         training.make_dataset(DCGAN, "mnist", 8, 0, dataset_b="other")
     with pytest.raises(TfgenUsageError, match="--dataset-b"):
-        CycleGAN.make_dataset("a.npz", task="superres")
+        training.make_dataset(CycleGAN, "a.npz", 8, 0, task="superres")
 
 
 @pytest.mark.large

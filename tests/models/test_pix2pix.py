@@ -225,7 +225,7 @@ def test_paired_folders_match_by_name(tmp_path):
     ds = paired.load(tmp_path / "pairs", batch_size=3, shuffle=False)
     inputs, targets = next(iter(ds))
     assert inputs.shape == (3, 8, 8, 1) and targets.shape == (3, 8, 8, 3)
-    assert Pix2Pix.options_from_data(ds) == {"output_channels": 3}
+    assert training.options_from_data(Pix2Pix, ds) == {"output_channels": 3}
     Image.fromarray(grey[0]).save(tmp_path / "pairs" / "input" / "d.png")
     with pytest.raises(TfgenUsageError, match=r"1 image\(s\) have no partner.*d"):
         paired.load_paired_folders(tmp_path / "pairs/input", tmp_path / "pairs/target")
@@ -242,7 +242,10 @@ def test_training_dataset_for_a_task(tmp_path):
     np.testing.assert_allclose(
         inputs.numpy(), paired.superres_inputs(targets, 4).numpy(), atol=1e-6
     )
-    assert Pix2Pix.options_from_data(ds, "superres") == {"output_channels": 1, "task": "superres"}
+    assert training.options_from_data(Pix2Pix, ds, "superres") == {
+        "output_channels": 1,
+        "task": "superres",
+    }
 
 
 def test_cli_train_translate_and_errors(tmp_path, capsys):

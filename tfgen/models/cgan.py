@@ -5,7 +5,7 @@ projection discriminator (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637
 import numpy as np
 import tensorflow as tf
 
-from tfgen import data, distribute, inference, precision
+from tfgen import distribute, inference, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks import cgan as cgan_networks
@@ -102,7 +102,7 @@ class ConditionalGAN(GAN):
         seed: int. Seeds the training noise.
     """
 
-    needs_labels = True
+    data_kind = "labelled"  # the training job loads (images, labels) batches
 
     def __init__(
         self,
@@ -155,35 +155,6 @@ class ConditionalGAN(GAN):
         # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
         for name in METRICS:
             self.tracker(name)
-
-    # ----------------------------------------------------------------- data
-    @classmethod
-    def make_dataset(cls, source, task=None, options=None, **load_kwargs):
-        """`tfgen.data.load(source, with_labels=True, ...)` with the labels' range checked.
-
-        Array sources (IDX, .npz, image folders) are checked here, before training starts;
-        TFDS streams are checked batch by batch in `train_step`.
-        """
-        if task is not None:
-            raise TfgenUsageError(
-                f"--task {task} makes paired images for pix2pix; cgan trains on labelled "
-                "images, drop --task"
-            )
-        num_classes = int((options or {}).get("num_classes", 10))
-        arrays = data.load_arrays(
-            source,
-            load_kwargs.get("split", "train"),
-            load_kwargs.get("image_size"),
-            load_kwargs.get("data_dir"),
-        )
-        if arrays is not None and arrays[1] is not None:
-            labels = arrays[1]
-            if labels.min() < 0 or labels.max() >= num_classes:
-                raise TfgenUsageError(
-                    f"{source} has labels in [{labels.min()}, {labels.max()}], outside "
-                    f"[0, {num_classes}); pass --option num_classes={labels.max() + 1}"
-                )
-        return data.load(source, with_labels=True, **load_kwargs)
 
     def unpack(self, batch):
         """`(images, labels)` of a batch, checked."""

@@ -12,6 +12,7 @@ from keras import layers
 from tfgen import augment as augment_lib
 from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
+from tfgen.models.contract import TrainingContract
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
 from tfgen.optimizers import FusedAdam
@@ -171,7 +172,7 @@ def _as_images(x, name):
 
 
 @register_model("cyclegan")
-class CycleGAN(distribute.NoDataPeek, keras.Model):
+class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
     """CycleGAN: generators G: A -> B and F: B -> A, discriminators D_A and D_B.
 
     Generators minimise `adversarial_weight * adv + cycle_weight * (|F(G(a)) - a| +
@@ -645,58 +646,9 @@ class CycleGAN(distribute.NoDataPeek, keras.Model):
             return np.zeros((0, *expected), np.float32)
         return inference.run(generator, x, batch_size)
 
-    # ----------------------------------------------------------------- training job hooks
-    two_domains = True  # `tfgen train` passes --dataset-b to make_dataset
-    schedules_over_run = True  # `tfgen train` passes the run's total_steps to compile
-
-    @classmethod
-    def make_dataset(
-        cls,
-        dataset,
-        task=None,
-        options=None,
-        dataset_b=None,
-        split="train",
-        image_size=None,
-        channels=None,
-        batch_size=1,
-        shuffle=True,
-        seed=0,
-        data_dir=None,
-        limit=None,
-    ):
-        """The training job's dataset: `(images_a, images_b)` batches of two domains."""
-        from tfgen.data import load_unpaired
-
-        if task is not None:
-            raise TfgenUsageError(
-                f"--task {task} derives paired data for pix2pix; a cyclegan learns from two "
-                "unpaired domains: pass --dataset A --dataset-b B instead"
-            )
-        return load_unpaired(
-            dataset,
-            dataset_b,
-            split=split,
-            image_size=image_size,
-            channels=channels,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            data_dir=data_dir,
-            limit=limit,
-        )
-
-    @staticmethod
-    def options_from_data(dataset, task=None):
-        """Domain B's image shape, which may differ from A's in channels."""
-        return {"image_shape_b": tuple(int(d) for d in dataset.element_spec[1].shape[1:])}
-
-    def sample_callback(self, dataset, out_dir, n=8, log_dir=None):
-        """The training job's per-epoch picture: a `TranslationGrid` on one fixed batch
-        (at most 16 columns)."""
-        images_a, images_b = next(iter(dataset.take(1)))
-        n = min(int(n), 16)
-        return TranslationGrid(out_dir, images_a[:n], images_b[:n], log_dir=log_dir)
+    # ----------------------------------------------------------------- training job contract
+    data_kind = "unpaired"  # (images_a, images_b) batches: --dataset and --dataset-b
+    schedules_over_run = True  # compile takes the run's total_steps (linear decay to 0)
 
     # ----------------------------------------------------------------- config
     def get_config(self):

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfgen import augment as augment_lib
 from tfgen import distribute, inference, losses, precision
 from tfgen.errors import TfgenUsageError
+from tfgen.models.contract import TrainingContract
 from tfgen.optimizers import FusedAdam
 
 
@@ -48,7 +49,7 @@ def unpack_images(data):
     return data
 
 
-class GAN(distribute.NoDataPeek, keras.Model):
+class GAN(TrainingContract, distribute.NoDataPeek, keras.Model):
     """Base class: a generator, a discriminator and one optimizer for each.
 
     Args:
@@ -78,7 +79,8 @@ class GAN(distribute.NoDataPeek, keras.Model):
     # Logged metrics; their trackers are made in `compile`, inside the strategy scope, because
     # variables created lazily inside a replica's train_step break MirroredStrategy.
     metric_names = ()
-    # Whether `train_step` calls `update_ema` after its generator update (see `ema`).
+    # The training job's contract (tfgen.models.contract): images from noise, with an EMA
+    # (`train_step` calls `update_ema` after its generator update).
     supports_ema = True
 
     def __init__(

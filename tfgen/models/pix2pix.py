@@ -53,7 +53,10 @@ class Pix2Pix(GAN):
         seed: int. Kept for the config (pix2pix draws no latent noise).
     """
 
-    supports_ema = False  # translates rather than samples; keeps no generator average
+    # The training job's contract: (input, target) pairs; it translates rather than samples,
+    # so it keeps no generator average.
+    data_kind = "paired"
+    supports_ema = False
 
     def __init__(
         self,
@@ -121,27 +124,6 @@ class Pix2Pix(GAN):
         # function under MirroredStrategy breaks the step ("must feed a value for placeholder").
         for name in METRICS:
             self.tracker(name)
-
-    # ----------------------------------------------------------------- data hooks
-    @classmethod
-    def make_dataset(cls, source, task=None, options=None, **load_kwargs):
-        """Paired `(input, target)` batches: a paired folder, or pairs derived by `task`."""
-        options = options or {}
-        return data.paired.load(
-            source, task=task, task_options=options.get("task_options"), **load_kwargs
-        )
-
-    @classmethod
-    def options_from_data(cls, ds, task=None):
-        """The output channels (and the task) a paired dataset implies."""
-        input_spec, target_spec = ds.element_spec
-        options = {"output_channels": int(target_spec.shape[-1])}
-        if task is not None:
-            options["task"] = task
-        return options
-
-    def sample_callback(self, ds, out_dir, n=64, log_dir=None):
-        return TranslationGrid(ds, out_dir, n=min(n, 16), log_dir=log_dir)
 
     def unpack(self, batch):
         """`(inputs, targets)` of a batch, shapes checked."""

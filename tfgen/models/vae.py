@@ -13,6 +13,7 @@ import tensorflow_probability as tfp
 
 from tfgen import distribute, precision
 from tfgen.errors import TfgenUsageError
+from tfgen.models.contract import TrainingContract
 from tfgen.networks.vae import (
     LIKELIHOOD_PARAMS,
     build_vae_decoder,
@@ -37,7 +38,7 @@ MIN_LOG_SCALE = {"logistic": -7.0, "normal": -5.0}
 
 
 @register_model("vae")
-class VAE(distribute.NoDataPeek, keras.Model):
+class VAE(TrainingContract, distribute.NoDataPeek, keras.Model):
     """Variational auto-encoder with a Gaussian posterior and a per-pixel likelihood.
 
     Images are float32 in [-1, 1] (as `tfgen.data.load` yields them). The posterior is a

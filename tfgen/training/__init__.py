@@ -4,6 +4,7 @@
 `tfgen.training.train` is the job; its helpers stay reachable here under their old names.
 """
 
+from tfgen.training.inputs import options_from_data
 from tfgen.training.job import (
     FLAG_OPTIONS,
     finish_run,
@@ -20,6 +21,7 @@ __all__ = [
     "finish_run",
     "make_dataset",
     "open_run_folder",
+    "options_from_data",
     "plan_steps",
     "restore_checkpoint",
     "sample_callback",

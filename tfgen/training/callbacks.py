@@ -1,5 +1,5 @@
 """Training callbacks: sample grids (PNG + TensorBoard), FID/KID during training with the best
-checkpoint kept."""
+checkpoint kept, and fine-tuning's per-block learning rates and progressive unfreezing."""
 
 import json
 import math
@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from tfgen import io
 from tfgen.errors import TfgenUsageError
+from tfgen.transfer import blocks as transfer_blocks
+from tfgen.transfer import layers as transfer_layers
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -222,3 +224,140 @@ class FIDCheckpoint(keras.callbacks.Callback):
         }
         with io.atomic_path(self.out_dir / "best.json") as tmp:
             tmp.write_text(json.dumps(self.best, indent=2) + "\n")
+
+
+class BlockLearningRates(keras.callbacks.Callback):
+    """Lower learning rates for earlier blocks ("discriminative fine-tuning", Howard & Ruder
+    2018): a trainable block `k` blocks before a network's last one moves at `decay ** k` of
+    the learning rate.
+
+    Keras optimizers have one learning rate, so this scales each training step's update of
+    those variables instead: `w = w_before + decay**k * (w_after - w_before)`. For SGD without
+    momentum, Adam, AdamW (without decay), RMSprop and Adagrad that is exactly a learning rate
+    of `decay**k * lr`, because their state does not depend on the learning rate; with
+    momentum SGD it is close. With `steps_per_execution > 1` it scales the whole execution's
+    update.
+
+    Args:
+        decay: float in (0, 1]. Multiplier per block away from the output. 1 turns it off.
+    """
+
+    def __init__(self, decay=0.5):
+        super().__init__()
+        decay = float(decay)
+        if not 0.0 < decay <= 1.0:
+            raise TfgenUsageError(f"the block learning-rate decay must be in (0, 1], got {decay}")
+        self.decay = decay
+        self._scaled = None
+        self._before = None
+
+    def refresh(self):
+        """Recomputes which variables are scaled (call after freezing or unfreezing)."""
+        self._scaled = []
+        if self.decay == 1.0:
+            return
+        for network in transfer_blocks.model_networks(self.model):
+            trainable_blocks = []
+            for _, block in transfer_blocks.network_blocks(network):
+                entries = transfer_blocks.block_entries(self.model, network, block)
+                variables = [
+                    w
+                    for _, layer, anc in entries
+                    if transfer_layers.is_trainable(layer, anc)
+                    for w in layer.trainable_weights
+                ]
+                if variables:
+                    trainable_blocks.append(variables)
+            for k, variables in enumerate(reversed(trainable_blocks)):
+                if k:
+                    self._scaled += [(v, self.decay**k) for v in variables]
+
+    def on_train_begin(self, logs=None):
+        self.refresh()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._scaled is None:
+            self.refresh()
+        self._before = [tf.identity(v) for v, _ in self._scaled]
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self._before:
+            return
+        for (variable, scale), before in zip(self._scaled, self._before):
+            variable.assign(before + scale * (variable - before))
+        self._before = None
+
+
+class ProgressiveUnfreezing(keras.callbacks.Callback):
+    """Unfreezes one more block every `every` epochs (gradual unfreezing, Howard & Ruder 2018).
+
+    The blocks frozen when training starts (e.g. by `apply_recipe(freeze_d=2, freeze_g=1)`)
+    are released one at a time per network, the block nearest the output first, and the model
+    is recompiled with its optimizer state kept. The number released depends only on the
+    epoch number, so a run resumed from its checkpoint picks up the right state.
+
+    Args:
+        every: int. Epochs between two unfreezings.
+        lr_decay: float or None. Also give earlier trainable blocks lower learning rates
+            (see `BlockLearningRates`); None leaves one learning rate.
+        verbose: int. 1 prints what was unfrozen.
+    """
+
+    def __init__(self, every=1, lr_decay=None, verbose=0):
+        super().__init__()
+        if int(every) < 1:
+            raise TfgenUsageError(f"unfreeze every must be >= 1 epoch, got {every}")
+        self.every = int(every)
+        self.verbose = verbose
+        self.learning_rates = BlockLearningRates(lr_decay) if lr_decay else None
+        self.schedule = None  # per network: frozen blocks, nearest the output first
+        self.released = 0
+
+    def set_model(self, model):
+        super().set_model(model)
+        if self.learning_rates is not None:
+            self.learning_rates.set_model(model)
+
+    def _plan(self):
+        schedule = []
+        for network in transfer_blocks.model_networks(self.model):
+            frozen = []
+            for name, block in transfer_blocks.network_blocks(network):
+                entries = transfer_blocks.block_entries(self.model, network, block)
+                if entries and not any(
+                    transfer_layers.is_trainable(layer, anc) for _, layer, anc in entries
+                ):
+                    frozen.append((f"{network.name}/{name}", [e[0] for e in entries]))
+            schedule.append(list(reversed(frozen)))
+        return schedule
+
+    def on_train_begin(self, logs=None):
+        if self.schedule is None:  # recorded once, so later fit() calls continue the plan
+            self.schedule = self._plan()
+        if self.learning_rates is not None:
+            self.learning_rates.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        target = epoch // self.every
+        if target == self.released:
+            return
+        names = []
+        for frozen in self.schedule:
+            for i, (name, paths) in enumerate(frozen):
+                transfer_layers.set_trainable(self.model, paths, i < target, recompile_model=False)
+                if self.released <= i < target:
+                    names.append(name)
+        transfer_layers.recompile(self.model)
+        self.released = target
+        if self.learning_rates is not None:
+            self.learning_rates.refresh()
+        if self.verbose:
+            print(f"epoch {epoch + 1}: unfroze {', '.join(names) or 'nothing new'}")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.learning_rates is not None:
+            self.learning_rates.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.learning_rates is not None:
+            self.learning_rates.on_train_batch_end(batch, logs)

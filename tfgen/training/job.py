@@ -9,12 +9,13 @@ import pathlib
 
 import keras
 
-from tfgen import data, distribute, io, registry
+from tfgen import distribute, io, registry
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
-from tfgen.training import callbacks
+from tfgen.training import callbacks, inputs
 from tfgen.training import checkpoint as reliability
 from tfgen.training import monitor as health
+from tfgen.training.inputs import make_dataset, sample_callback
 
 
 def plan_steps(batches_per_pass, steps=None, epochs=None):
@@ -67,61 +68,6 @@ def _build(model_cls, image_shape, seed, options):
             f"unknown --option {', '.join(unknown) or str(e)} for {model_cls.kind}; "
             f"its options are {', '.join(known)}"
         ) from e
-
-
-def make_dataset(
-    model_cls,
-    dataset,
-    batch_size,
-    seed,
-    image_size=None,
-    channels=None,
-    data_dir=None,
-    limit=None,
-    task=None,
-    options=None,
-    dataset_b=None,
-):
-    """The training dataset for a model kind (labelled for conditional models).
-
-    Hook: a model class with a `make_dataset(dataset, task=, options=, **load_kwargs)`
-    classmethod builds its own dataset (paired images, checked labels, two sources); it gets
-    `data.load`'s keyword arguments, the `task` (e.g. pix2pix's `superres`) and the model
-    options. `dataset_b` (a second domain) goes only to classes with `two_domains = True`.
-    """
-    load_kwargs = dict(
-        split="train",
-        image_size=image_size,
-        channels=channels,
-        batch_size=batch_size,
-        shuffle=True,
-        seed=seed,
-        data_dir=data_dir,
-        limit=limit,
-    )
-    if dataset_b is not None:
-        if not getattr(model_cls, "two_domains", False):
-            raise TfgenUsageError(
-                f"--dataset-b is the second domain of a cyclegan; {model_cls.kind} trains on "
-                "--dataset alone"
-            )
-        load_kwargs["dataset_b"] = dataset_b
-    if hasattr(model_cls, "make_dataset"):
-        return model_cls.make_dataset(dataset, task=task, options=options or {}, **load_kwargs)
-    if task is not None:
-        raise TfgenUsageError(
-            f"--task {task} makes paired images for pix2pix; {model_cls.kind} does not take one"
-        )
-    return data.load(dataset, with_labels=getattr(model_cls, "needs_labels", False), **load_kwargs)
-
-
-def sample_callback(model, ds, out, n, seed):
-    """The run's per-epoch picture in `out/samples` (and TensorBoard): a `SampleGrid` from fixed
-    noise, or the model's own callback for models that translate images (pix2pix, CycleGAN)."""
-    log_dir = out / "logs" / "samples"
-    if hasattr(model, "sample_callback"):  # Hook: models that do not sample from noise.
-        return model.sample_callback(ds, out / "samples", n=n, log_dir=log_dir)
-    return callbacks.SampleGrid(out / "samples", n=n, seed=seed, log_dir=log_dir)
 
 
 def open_run_folder(out):
@@ -192,6 +138,8 @@ def train(
     eval_every=None,
     eval_n=1000,
     monitor=None,
+    initial_model=None,
+    run_info=None,
 ):
     """Trains a model kind on a dataset and writes a run folder.
 
@@ -208,13 +156,29 @@ def train(
     temporary folders removed at the end. Every `eval_every` epochs, the FID/KID of `eval_n`
     samples against `eval_n` images of the dataset's test split are logged, and the best model
     by FID is kept as `out/best.keras` + `out/best.json` (`callbacks.FIDCheckpoint`).
-    `monitor` (`warn` or `stop`) adds `tfgen.monitor`'s training-health checks; `stop` ends
-    the run at the first alarm keeping `out/last_good.keras`.
+    `monitor` (`warn` or `stop`) adds `tfgen.training.monitor`'s training-health checks;
+    `stop` ends the run at the first alarm keeping `out/last_good.keras`.
+
+    What the job does for a model follows its class's declarations
+    (`tfgen.models.contract.TrainingContract`: `data_kind`, `supports_ema`,
+    `schedules_over_run`), not methods it might have.
+
+    A run can start from an existing model instead of a new one of `kind` (fine-tuning,
+    `tfgen.transfer.finetune`): `initial_model` is then a callable, called with no argument
+    inside the strategy scope and the dtype policy, that returns the model, compiled or not
+    (it is compiled with `compile_options` when not). `kind` may be None (the model's own);
+    the model's options stay its own, and `dataset` is loaded at the model's image shape (and,
+    for pix2pix, its task). `dataset` may also be a batched `tf.data.Dataset` of the
+    model's batches. `run_info` (a dict) is added to `out/run.json`; it is read when the run
+    ends, so the starting model's callable may fill it in.
     """
+    import tensorflow as tf
+
     mixed_precision.check_precision(precision)
-    model_cls = registry.get_model_class(kind)
+    model_cls = registry.get_model_class(kind) if initial_model is None else None
     out = pathlib.Path(out)
-    health.check_mode(monitor, model_cls)
+    if model_cls is not None:
+        health.check_mode(monitor, model_cls)
     reliability.check_checkpoint_every(checkpoint_every)
     if eval_every is not None and eval_every < 1:
         raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {eval_every}")
@@ -223,49 +187,53 @@ def train(
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
     strategy = distribute.get_strategy(strategy)
     if deterministic:
-        import tensorflow as tf
-
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
-    dataset_args = (
-        model_cls,
-        dataset,
-        batch_size,
-        seed,
-        image_size,
-        channels,
-        data_dir,
-        limit,
-        task,
-        options,
-        dataset_b,
-    )
-    ds = make_dataset(*dataset_args)
+    compile_options = dict(compile_options or {})
+    if initial_model is not None:
+        # The model first: it decides the data's image shape.
+        with strategy.scope(), mixed_precision.policy(precision):
+            model = initial_model()
+        model_cls = type(model)
+        kind = kind or model_cls.kind
+        health.check_mode(monitor, model_cls)
+        data_args = inputs.data_for_model(
+            model, dataset, batch_size, seed, data_dir, limit, dataset_b, task
+        )
+    else:
+        data_args = dict(
+            model_cls=model_cls,
+            dataset=dataset,
+            batch_size=batch_size,
+            seed=seed,
+            image_size=image_size,
+            channels=channels,
+            data_dir=data_dir,
+            limit=limit,
+            task=task,
+            options=options,
+            dataset_b=dataset_b,
+        )
+    if isinstance(dataset, tf.data.Dataset):
+        ds, remake = dataset, None
+    else:
+        ds = make_dataset(**data_args)
+
+        def remake():  # the same seeded pipeline again, for the epochs after a partial one
+            return make_dataset(**data_args).repeat()
+
     batches = int(ds.cardinality())
     if batches < 1:
         raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
     n_epochs, steps_per_epoch = plan_steps(batches, steps, epochs)
-    spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else ds.element_spec
-    image_shape = tuple(int(d) for d in spec.shape[1:])
-    # Hook: options the data decides (e.g. pix2pix's output channels and task); explicit
-    # options win.
-    from_data = getattr(model_cls, "options_from_data", None)
-    options = {**(from_data(ds, task) if from_data else {}), **(options or {})}
-    if options.get("ema") is not None and not getattr(model_cls, "supports_ema", False):
-        raise TfgenUsageError(
-            f"--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
-            f"{model_cls.kind} does not keep one"
-        )
-    compile_options = dict(compile_options or {})
-    if getattr(model_cls, "schedules_over_run", False):
-        # Hook: the learning rate follows the run's length (CycleGAN's linear decay to 0).
-        compile_options.setdefault("total_steps", n_epochs * steps_per_epoch)
-    with strategy.scope(), mixed_precision.policy(precision):
-        jit_compile = distribute.resolve_jit(jit)
-        if jit_compile != "auto":
-            compile_options["jit_compile"] = jit_compile
-        model = _build(model_cls, image_shape, seed, options)
-        model.compile(**compile_options)
+    if initial_model is None:
+        model = _new_model(
+            model_cls, ds, task, options, compile_options, n_epochs * steps_per_epoch,
+            strategy, precision, jit, seed,
+        )  # fmt: skip
+    elif not model.compiled:
+        with strategy.scope(), mixed_precision.policy(precision):
+            model.compile(**_with_jit(compile_options, jit))
     # Only the chief's files are kept; every worker still saves (see distribute.output_dir)
     # and resumes from the chief's checkpoint.
     shared_checkpoints = out / "checkpoints"
@@ -315,11 +283,13 @@ def train(
             steps_per_epoch,
             cbs,
             verbose,
-            remake=lambda: make_dataset(*dataset_args).repeat(),
+            remake=remake,
         )
         summary = {
             "kind": kind,
-            "dataset": str(dataset),
+            "dataset": type(dataset).__name__
+            if isinstance(dataset, tf.data.Dataset)
+            else str(dataset),
             **({"dataset_b": str(dataset_b)} if dataset_b is not None else {}),
             "epochs": n_epochs,
             "steps_per_epoch": steps_per_epoch,
@@ -327,6 +297,43 @@ def train(
             "batch_size": batch_size,
             "seed": seed,
             "precision": precision,
+            **(run_info or {}),
         }
         finish_run(model, out, checkpoint, history, summary)
         return model
+
+
+def _with_jit(compile_options, jit):
+    """`compile_options` with `jit_compile` when `--jit` forces XLA on or off (call inside the
+    strategy scope)."""
+    jit_compile = distribute.resolve_jit(jit)
+    if jit_compile == "auto":
+        return compile_options
+    return {**compile_options, "jit_compile": jit_compile}
+
+
+def _new_model(
+    model_cls, ds, task, options, compile_options, total_steps, strategy, precision, jit, seed
+):
+    """A new model of `model_cls` for the data `ds`, built and compiled in the strategy scope
+    under the dtype policy."""
+    image_shape = tuple(int(d) for d in _first(ds.element_spec).shape[1:])
+    # Options the data decides (e.g. pix2pix's output channels and task); explicit ones win.
+    options = {**inputs.options_from_data(model_cls, ds, task), **(options or {})}
+    if options.get("ema") is not None and not model_cls.supports_ema:
+        raise TfgenUsageError(
+            f"--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
+            f"{model_cls.kind} does not keep one"
+        )
+    if model_cls.schedules_over_run:
+        # The learning rate follows the run's length (CycleGAN's linear decay to 0).
+        compile_options.setdefault("total_steps", total_steps)
+    with strategy.scope(), mixed_precision.policy(precision):
+        compile_options = _with_jit(compile_options, jit)
+        model = _build(model_cls, image_shape, seed, options)
+        model.compile(**compile_options)
+    return model
+
+
+def _first(element_spec):
+    return element_spec[0] if isinstance(element_spec, tuple) else element_spec

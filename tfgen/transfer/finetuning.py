@@ -1,0 +1,154 @@
+"""Fine-tuning: a trained model, loaded and frozen by a recipe, trained on new data by the
+same training job as `tfgen train` (`tfgen.training.train` with a starting model).
+"""
+
+import pathlib
+
+import keras
+
+from tfgen.optimizers import FusedAdam
+from tfgen.training import checkpoint as checkpoints
+from tfgen.training import job
+from tfgen.training.callbacks import BlockLearningRates, ProgressiveUnfreezing
+from tfgen.transfer.blocks import apply_recipe
+from tfgen.transfer.layers import load_for_finetuning
+
+
+def _release_as_at_checkpoint(unfreezing, model, folder):
+    """Before a resumed run loads its checkpoint: releases the blocks the run had released
+    when it wrote it, so the optimizers hold the variables (and slots) the checkpoint holds;
+    with fewer, Keras would skip loading their state."""
+    meta = checkpoints.read_metadata(folder)
+    if meta is None or not int(meta["step"]):  # read_metadata checks the key
+        return
+    unfreezing.set_model(model)
+    unfreezing.on_train_begin()
+    # The epoch of the checkpoint's last step: one written at an epoch's end precedes the
+    # next epoch's release, which the resumed fit then makes as the uninterrupted run did.
+    # (A checkpoint of another run length is refused when it is restored.)
+    unfreezing.on_epoch_begin((int(meta["step"]) - 1) // int(meta["steps_per_epoch"]))
+
+
+def _compile_for_finetuning(model, learning_rate):
+    from tfgen.models.cyclegan import CycleGAN
+    from tfgen.models.gan import GAN, default_adam
+
+    if learning_rate is None:
+        model.compile()  # the model's own default optimizers
+    elif isinstance(model, GAN):
+        model.compile(
+            g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
+        )
+    elif isinstance(model, CycleGAN):  # four default optimizers, one learning rate
+        model.compile(learning_rate=learning_rate)
+    else:
+        model.compile(optimizer=FusedAdam(learning_rate))
+
+
+def finetune(
+    source,
+    dataset,
+    out,
+    freeze_d=0,
+    freeze_g=0,
+    unfreeze_every=None,
+    lr_decay=None,
+    steps=None,
+    epochs=None,
+    batch_size=64,
+    seed=0,
+    learning_rate=None,
+    data_dir=None,
+    strategy="auto",
+    limit=None,
+    verbose=1,
+    samples=64,
+    callbacks=None,
+    checkpoint_every=None,
+    dataset_b=None,
+    task=None,
+):
+    """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
+
+    The run is `tfgen.training.train`'s, starting from the loaded model: the run folder holds
+    `out/model.keras`, `out/samples/`, `out/logs/` (TensorBoard), `out/checkpoints/` (resumes
+    an interrupted run) and `out/run.json`.
+
+    Args:
+        source: str or keras.Model. A zoo name, `.keras` file or tfgen SavedModel (see
+            `load_for_finetuning`), or a model in memory (used as it is, e.g. a fresh model
+            for a from-scratch baseline trained exactly like the fine-tuned one).
+        dataset: str or tf.data.Dataset. A `tfgen.data.load` source, loaded at the model's
+            image size and channels; or batched images in [-1, 1].
+        freeze_d: int. FreezeD: discriminator blocks to freeze, input side first.
+        freeze_g: int. Generator blocks to freeze, coarsest first.
+        unfreeze_every: int or None. Release one frozen block every this many epochs.
+        lr_decay: float or None. Learning-rate multiplier per block away from the output.
+        steps, epochs: int. Length of the run (one of them; default one epoch).
+        learning_rate: float or None. Adam's learning rate; None keeps the model's default.
+        callbacks: list. More Keras callbacks (e.g. a quality curve).
+        checkpoint_every: int or None. Also checkpoint every this many steps within epochs
+            (a killed run resumes at that step, with the data where an uninterrupted run
+            has it when `dataset` is a source name rather than a `tf.data.Dataset`).
+        dataset_b: str or None. A CycleGAN's domain B source (`dataset` is then domain A).
+        task: str or None. A pix2pix model's paired task (`superres`, `inpaint`, ...);
+            defaults to the task it was trained for, with the same task options. Another
+            task becomes the model's own, with that task's default options.
+    """
+    from tfgen.data.paired import resolve_task_options
+
+    out = pathlib.Path(out)
+    checkpoints.check_checkpoint_every(checkpoint_every)
+    if lr_decay:
+        BlockLearningRates(lr_decay)  # checks the decay before anything is loaded
+    unfreezing = None
+    if unfreeze_every:
+        unfreezing = ProgressiveUnfreezing(unfreeze_every, lr_decay, verbose=verbose)
+    run_info = {
+        "source": source.name if isinstance(source, keras.Model) else str(source),
+        "freeze_d": freeze_d,
+        "freeze_g": freeze_g,
+        "unfreeze_every": unfreeze_every,
+        "lr_decay": lr_decay,
+    }
+
+    def starting_model():  # called by the job inside its strategy scope
+        model = source if isinstance(source, keras.Model) else load_for_finetuning(source)
+        if hasattr(model, "seed"):
+            model.seed = int(seed)
+        run_info["frozen_at_start"] = apply_recipe(model, freeze_d, freeze_g, False)
+        if task is not None and getattr(model, "task", task) != task:
+            # A pix2pix model adapted to another task translates for that one from now on
+            # (its saved config says so), with that task's default options.
+            model.task = task
+            model.task_options = resolve_task_options(task, model.input_shape_, None)
+        _compile_for_finetuning(model, learning_rate)
+        if unfreezing is not None:
+            # The chief's checkpoint folder, which every worker resumes from.
+            _release_as_at_checkpoint(unfreezing, model, out / "checkpoints")
+        return model
+
+    if unfreezing is not None:
+        run_callbacks = [unfreezing]
+    else:
+        run_callbacks = [BlockLearningRates(lr_decay)] if lr_decay else []
+    return job.train(
+        None,
+        dataset,
+        out,
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        data_dir=data_dir,
+        strategy=strategy,
+        verbose=verbose,
+        samples=samples,
+        limit=limit,
+        task=task,
+        dataset_b=dataset_b,
+        checkpoint_every=checkpoint_every,
+        extra_callbacks=run_callbacks + list(callbacks or []),
+        initial_model=starting_model,
+        run_info=run_info,
+    )
