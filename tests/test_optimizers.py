@@ -1,4 +1,5 @@
-"""FusedAdam: Keras' Adam results from one ResourceApplyAdam kernel per variable."""
+"""FusedAdam: Keras' Adam results from one ResourceApplyAdam kernel per variable; LinearDecay:
+constant, then linear to zero."""
 
 import json
 
@@ -7,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfgen.errors import TfgenUsageError
 from tfgen.models import DCGAN, VAE, WGANGP, CycleGAN
-from tfgen.optimizers import FusedAdam
+from tfgen.optimizers import FusedAdam, LinearDecay
 
 
 def run_steps(optimizer, steps=5, seed=0, dtype="float32"):
@@ -106,3 +108,13 @@ print(json.dumps({
 def test_fused_adam_under_mirrored_strategy_matches_keras_adam(run_program):
     result = json.loads(run_program(MIRRORED).strip().splitlines()[-1])
     assert result["diff"] < 1e-6 and result["moved"] > 1e-3, result
+
+
+def test_linear_decay_is_constant_then_linear_to_zero():
+    schedule = LinearDecay(2e-4, total_steps=100, decay_start=0.5)
+    values = [float(schedule(s)) for s in (0, 50, 75, 100, 130)]
+    np.testing.assert_allclose(values, [2e-4, 2e-4, 1e-4, 0.0, 0.0], rtol=1e-6, atol=1e-12)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert isinstance(restored, LinearDecay) and restored.get_config() == schedule.get_config()
+    with pytest.raises(TfgenUsageError, match="decay_start"):
+        LinearDecay(1e-3, 10, decay_start=1.5)

@@ -1,4 +1,5 @@
-"""Keras' Adam with its update fused into one kernel per variable on TensorFlow.
+"""Optimizers: Keras' Adam with its update fused into one kernel per variable on TensorFlow,
+and `LinearDecay`, the learning-rate schedule CycleGAN's paper trains with.
 
 Keras 3's Adam writes each variable's update as about twenty element-wise ops (moments,
 bias correction, square root, division, three assigns). Each op is a separate pass over
@@ -18,6 +19,7 @@ code.
 import keras
 import tensorflow as tf
 
+from tfgen.errors import TfgenUsageError
 from tfgen.registry import serializable
 
 
@@ -63,3 +65,37 @@ class FusedAdam(keras.optimizers.Adam):
             epsilon=tf.constant(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype),
         )
+
+
+@serializable
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant learning rate, then a linear decay to 0 at `total_steps` (the paper: 100
+    epochs constant, 100 decaying).
+
+    Args:
+        initial_learning_rate: float. The rate of the constant phase. Defaults to 2e-4.
+        total_steps: int. The run's optimizer steps; the rate reaches 0 there.
+        decay_start: float. Share of `total_steps` held constant, in [0, 1]. Defaults to 0.5.
+    """
+
+    def __init__(self, initial_learning_rate=2e-4, total_steps=1, decay_start=0.5):
+        if int(total_steps) < 1:
+            raise TfgenUsageError(f"total_steps must be >= 1, got {total_steps}")
+        if not 0.0 <= float(decay_start) <= 1.0:
+            raise TfgenUsageError(f"decay_start is a share of the run in [0, 1], got {decay_start}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.total_steps = int(total_steps)
+        self.decay_start = float(decay_start)
+
+    def __call__(self, step):
+        start = self.decay_start * self.total_steps
+        span = max(self.total_steps - start, 1.0)
+        progress = (keras.ops.cast(step, "float32") - start) / span
+        return self.initial_learning_rate * (1.0 - keras.ops.clip(progress, 0.0, 1.0))
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "total_steps": self.total_steps,
+            "decay_start": self.decay_start,
+        }

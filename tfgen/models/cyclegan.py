@@ -2,21 +2,23 @@
 translation with two generators, two PatchGAN discriminators and a cycle-consistency loss.
 """
 
-import pathlib
+# Over 500 lines as one unit: it is the one Keras Model class (four networks, their four
+# optimizers, losses, augmentation and config share its state); its history pool, schedule
+# and translation grid live in networks/, optimizers.py and training/callbacks.py.
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
 from tfgen import augment as augment_lib
-from tfgen import distribute, inference, io, losses, precision
+from tfgen import distribute, inference, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.contract import TrainingContract
+from tfgen.networks.history_pool import HistoryPool
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
-from tfgen.optimizers import FusedAdam
-from tfgen.registry import register_model, serializable
+from tfgen.optimizers import FusedAdam, LinearDecay
+from tfgen.registry import register_model
 
 DIRECTIONS = ("a2b", "b2a")
 # Salts keep the two pools' random streams apart while both derive from (seed, step).
@@ -25,133 +27,6 @@ SALT_POOL_B = 12
 # Augmentation salts per domain (see `CycleGAN.augment_images`): real and pooled fakes in the
 # discriminator's update, this step's fakes in the generators' adversarial term.
 SALTS_AUGMENT = {"a": {"real": 1, "pooled": 2, "fake": 3}, "b": {"real": 4, "pooled": 5, "fake": 6}}
-
-
-@serializable
-class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """A constant learning rate, then a linear decay to 0 at `total_steps` (the paper: 100
-    epochs constant, 100 decaying).
-
-    Args:
-        initial_learning_rate: float. The rate of the constant phase. Defaults to 2e-4.
-        total_steps: int. The run's optimizer steps; the rate reaches 0 there.
-        decay_start: float. Share of `total_steps` held constant, in [0, 1]. Defaults to 0.5.
-    """
-
-    def __init__(self, initial_learning_rate=2e-4, total_steps=1, decay_start=0.5):
-        if int(total_steps) < 1:
-            raise TfgenUsageError(f"total_steps must be >= 1, got {total_steps}")
-        if not 0.0 <= float(decay_start) <= 1.0:
-            raise TfgenUsageError(f"decay_start is a share of the run in [0, 1], got {decay_start}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.total_steps = int(total_steps)
-        self.decay_start = float(decay_start)
-
-    def __call__(self, step):
-        start = self.decay_start * self.total_steps
-        span = max(self.total_steps - start, 1.0)
-        progress = (keras.ops.cast(step, "float32") - start) / span
-        return self.initial_learning_rate * (1.0 - keras.ops.clip(progress, 0.0, 1.0))
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "total_steps": self.total_steps,
-            "decay_start": self.decay_start,
-        }
-
-
-@serializable
-class HistoryPool(layers.Layer):
-    """A buffer of past generated images for the discriminator (Shrivastava et al. 2017).
-
-    Until the pool is full, each image is stored and returned as it is. Once full, each
-    image is, with probability 0.5, swapped for a random stored image (the old one is
-    returned, the new one takes its slot), else returned as it is. Training the discriminator
-    on older fakes too damps the oscillation between the two players.
-
-    The pool lives in non-trainable variables that are synchronized on read: under
-    `tf.distribute` every replica keeps a pool of its own fakes and updates it with its own
-    draws; checkpoints save the first replica's.
-
-    Args:
-        image_shape: tuple. `(H, W, C)` of the pooled images.
-        size: int. Images kept; 0 disables the pool (images pass through). Defaults to 50.
-    """
-
-    def __init__(self, image_shape, size=50, **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.size = int(size)
-        if self.size < 0:
-            raise TfgenUsageError(f"pool size must be >= 0 (0 turns the pool off), got {size}")
-        # keras.Variable rather than add_weight: add_weight cannot set synchronization.
-        with keras.name_scope(self.name, caller=self):
-            self.images = keras.Variable(
-                "zeros",
-                shape=(max(self.size, 1), *self.image_shape),
-                dtype="float32",
-                trainable=False,
-                synchronization="on_read",
-                aggregation="only_first_replica",
-                name="images",
-            )
-            self.count = keras.Variable(
-                "zeros",
-                shape=(),
-                dtype="int32",
-                trainable=False,
-                synchronization="on_read",
-                aggregation="only_first_replica",
-                name="count",
-            )
-        self.built = True
-
-    def query(self, images, uniforms):
-        """Returns images for the discriminator and updates the pool.
-
-        Args:
-            images: tensor [B, H, W, C]. The newest generated images.
-            uniforms: tensor [B, 2] of uniform [0, 1) draws: column 0 decides the swap
-                (< 0.5 swaps), column 1 picks the slot.
-        """
-        images = tf.convert_to_tensor(images, tf.float32)
-        if self.size == 0:
-            return images
-        size = self.size
-        uniforms = tf.convert_to_tensor(uniforms, tf.float32)
-        batch = tf.shape(images)[0]
-
-        # One image at a time, so an image stored earlier in the batch can be returned
-        # later in the same batch, exactly as the sequential algorithm does.
-        def body(i, pool, count, returned):
-            image = images[i]
-            full = count >= size
-            swap = uniforms[i, 0] < 0.5
-            random_slot = tf.minimum(tf.cast(uniforms[i, 1] * size, tf.int32), size - 1)
-            slot = tf.where(full, random_slot, count)
-            old = pool[slot]
-            returned = returned.write(i, tf.where(full & swap, old, image))
-            stored = tf.where(tf.logical_not(full) | swap, image, old)
-            pool = tf.tensor_scatter_nd_update(pool, [[slot]], stored[None])
-            return i + 1, pool, tf.minimum(count + 1, size), returned
-
-        _, pool, count, returned = tf.while_loop(
-            lambda i, *_: i < batch,
-            body,
-            (
-                tf.constant(0),
-                tf.convert_to_tensor(self.images.value),
-                tf.convert_to_tensor(self.count.value),
-                tf.TensorArray(tf.float32, size=batch, element_shape=images.shape[1:]),
-            ),
-        )
-        self.images.assign(pool)
-        self.count.assign(count)
-        return returned.stack()
-
-    def get_config(self):
-        return {**super().get_config(), "image_shape": self.image_shape, "size": self.size}
 
 
 def default_optimizer(learning_rate=2e-4, total_steps=None, decay_start=0.5):
@@ -689,47 +564,3 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.layers.deserialize(config[key])
         return cls(**config)
-
-
-class TranslationGrid(keras.callbacks.Callback):
-    """Saves `epoch_XXX.png` after every epoch: rows a, G(a), F(G(a)), b, F(b), G(F(b)).
-
-    Args:
-        out_dir: str. Folder for the PNGs.
-        images_a, images_b: arrays [n, H, W, C] in [-1, 1]. The fixed inputs.
-        log_dir: str or None. Also writes the grid as a TensorBoard image summary.
-    """
-
-    def __init__(self, out_dir, images_a, images_b, log_dir=None):
-        super().__init__()
-        self.out_dir = pathlib.Path(out_dir)
-        self.images_a = np.asarray(images_a, np.float32)
-        self.images_b = np.asarray(images_b, np.float32)
-        self.log_dir = log_dir
-        self._writer = None
-
-    def grid(self):
-        model = self.model
-        fake_b = model.translate(self.images_a, "a2b")
-        fake_a = model.translate(self.images_b, "b2a")
-        rows = [
-            self.images_a,
-            fake_b,
-            model.translate(fake_b, "b2a"),
-            self.images_b,
-            fake_a,
-            model.translate(fake_a, "a2b"),
-        ]
-        channels = max(r.shape[-1] for r in rows)
-        rows = [np.repeat(r, channels, axis=-1) if r.shape[-1] != channels else r for r in rows]
-        return io.image_grid(io.to_uint8(np.concatenate(rows)), columns=len(self.images_a))
-
-    def on_epoch_end(self, epoch, logs=None):
-        grid = self.grid()
-        io.save_png(grid, self.out_dir / f"epoch_{epoch + 1:03d}.png")
-        if self.log_dir:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(str(self.log_dir))
-            with self._writer.as_default():
-                tf.summary.image("translations", grid[None], step=epoch + 1)
-            self._writer.flush()

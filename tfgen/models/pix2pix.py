@@ -2,11 +2,9 @@
 U-Net generator, a PatchGAN on (input, output) pairs and an L1 term, trained with `fit`.
 """
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from tfgen import data, distribute, inference, io, precision
+from tfgen import data, distribute, inference, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.gan import GAN
 from tfgen.networks.patchgan import build_patchgan
@@ -254,50 +252,3 @@ class Pix2Pix(GAN):
             "task": self.task,
             "task_options": self.task_options,
         }
-
-
-class TranslationGrid(keras.callbacks.Callback):
-    """After every epoch, saves rows of (input | output | target) for fixed training pairs.
-
-    Args:
-        ds: tf.data.Dataset of `(inputs, targets)` batches; the first `n` pairs are kept.
-        out_dir: str. Folder for `epoch_XXX.png`.
-        n: int. Pairs shown. Defaults to 16.
-        log_dir: str or None. Also writes the grid as a TensorBoard image summary.
-    """
-
-    def __init__(self, ds, out_dir, n=16, log_dir=None):
-        super().__init__()
-        self.ds = ds
-        self.out_dir = out_dir
-        self.n = n
-        self.log_dir = log_dir
-        self._pairs = None
-        self._writer = None
-
-    def _fixed_pairs(self):
-        if self._pairs is None:
-            inputs, targets = [], []
-            for x, y in self.ds.unbatch().take(self.n):
-                inputs.append(x.numpy())
-                targets.append(y.numpy())
-            self._pairs = np.stack(inputs), np.stack(targets)
-        return self._pairs
-
-    def on_epoch_end(self, epoch, logs=None):
-        inputs, targets = self._fixed_pairs()
-        outputs = self.model.generator.predict(inputs, verbose=0)
-        shown = inputs
-        if inputs.shape[-1] == 1 and outputs.shape[-1] == 3:  # grey inputs of colorize
-            shown = np.repeat(inputs, 3, axis=-1)
-        elif inputs.shape[-1] != outputs.shape[-1]:
-            shown = np.repeat(inputs.mean(axis=-1, keepdims=True), outputs.shape[-1], axis=-1)
-        rows = np.concatenate([shown, outputs, targets], axis=2)  # side by side
-        grid = io.image_grid(io.to_uint8(rows), columns=2)
-        io.save_png(grid, f"{self.out_dir}/epoch_{epoch + 1:03d}.png")
-        if self.log_dir:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(str(self.log_dir))
-            with self._writer.as_default():
-                tf.summary.image("translations", grid[None], step=epoch + 1)
-            self._writer.flush()

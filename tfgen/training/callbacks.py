@@ -1,5 +1,5 @@
-"""Training callbacks: sample grids (PNG + TensorBoard), FID/KID during training with the best
-checkpoint kept, and fine-tuning's per-block learning rates and progressive unfreezing."""
+"""Training callbacks: sample and translation grids (PNG + TensorBoard), FID/KID during training
+with the best checkpoint kept, and fine-tuning's per-block learning rates and unfreezing."""
 
 import json
 import math
@@ -44,6 +44,102 @@ class SampleGrid(keras.callbacks.Callback):
                 self._writer = tf.summary.create_file_writer(str(self.log_dir))
             with self._writer.as_default():
                 tf.summary.image("samples", grid[None].astype(np.uint8), step=epoch + 1)
+            self._writer.flush()
+
+
+class TranslationGrid(keras.callbacks.Callback):
+    """Saves a grid of fixed inputs beside the model's translations after every epoch.
+
+    `kind` is the model's `data_kind`. `"paired"` (pix2pix): one (input | output | target)
+    triple per pair, two pairs per row. `"unpaired"` (CycleGAN): rows a, G(a), F(G(a)), b,
+    F(b), G(F(b)), one column per image.
+
+    Args:
+        out_dir: str. Folder for `epoch_XXX.png`.
+        images: `(images_a, images_b)` arrays [n, H, W, C] in [-1, 1] (inputs and targets when
+            paired), or a tf.data.Dataset of such batches whose first `n` pairs are read when
+            the first grid is drawn.
+        kind: str. `"paired"` or `"unpaired"`.
+        n: int. Pairs shown. Defaults to 16.
+        log_dir: str or None. Also writes the grid as a TensorBoard image summary.
+    """
+
+    KINDS = ("paired", "unpaired")
+
+    def __init__(self, out_dir, images, kind, n=16, log_dir=None):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise TfgenUsageError(
+                f"a translation grid shows 'paired' or 'unpaired' data, got kind={kind!r}"
+            )
+        self.out_dir = pathlib.Path(out_dir)
+        self.kind = kind
+        self.n = int(n)
+        self.log_dir = log_dir
+        self._dataset = None
+        self._images = None
+        if isinstance(images, tf.data.Dataset):
+            # Read when the first grid is drawn, so that building the callback reads no data.
+            self._dataset = images
+        else:
+            images_a, images_b = images
+            self._images = (
+                np.asarray(images_a, np.float32)[: self.n],
+                np.asarray(images_b, np.float32)[: self.n],
+            )
+        self._writer = None
+
+    def fixed_images(self):
+        """The `(images_a, images_b)` every grid shows."""
+        if self._images is None:
+            images_a, images_b = [], []
+            for a, b in self._dataset.unbatch().take(self.n):
+                images_a.append(a.numpy())
+                images_b.append(b.numpy())
+            self._images = np.stack(images_a), np.stack(images_b)
+        return self._images
+
+    def grid(self):
+        """The grid as uint8 [H, W, C]."""
+        images_a, images_b = self.fixed_images()
+        if self.kind == "paired":
+            return self._paired_grid(images_a, images_b)
+        return self._cycle_grid(images_a, images_b)
+
+    def _paired_grid(self, inputs, targets):
+        outputs = self.model.generator.predict(inputs, verbose=0)
+        shown = inputs
+        if inputs.shape[-1] == 1 and outputs.shape[-1] == 3:  # grey inputs of colorize
+            shown = np.repeat(inputs, 3, axis=-1)
+        elif inputs.shape[-1] != outputs.shape[-1]:
+            shown = np.repeat(inputs.mean(axis=-1, keepdims=True), outputs.shape[-1], axis=-1)
+        rows = np.concatenate([shown, outputs, targets], axis=2)  # side by side
+        return io.image_grid(io.to_uint8(rows), columns=2)
+
+    def _cycle_grid(self, images_a, images_b):
+        model = self.model
+        fake_b = model.translate(images_a, "a2b")
+        fake_a = model.translate(images_b, "b2a")
+        rows = [
+            images_a,
+            fake_b,
+            model.translate(fake_b, "b2a"),
+            images_b,
+            fake_a,
+            model.translate(fake_a, "a2b"),
+        ]
+        channels = max(r.shape[-1] for r in rows)
+        rows = [np.repeat(r, channels, axis=-1) if r.shape[-1] != channels else r for r in rows]
+        return io.image_grid(io.to_uint8(np.concatenate(rows)), columns=len(images_a))
+
+    def on_epoch_end(self, epoch, logs=None):
+        grid = self.grid()
+        io.save_png(grid, self.out_dir / f"epoch_{epoch + 1:03d}.png")
+        if self.log_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(self.log_dir))
+            with self._writer.as_default():
+                tf.summary.image("translations", grid[None], step=epoch + 1)
             self._writer.flush()
 
 

@@ -142,14 +142,10 @@ def sample_callback(model, ds, out, n, seed):
     """The run's per-epoch picture in `out/samples` (and TensorBoard): a `SampleGrid` from
     fixed noise, or a translation grid of one fixed batch for models that translate."""
     log_dir = out / "logs" / "samples"
+    n = min(int(n), 16) if model.data_kind in ("paired", "unpaired") else n
     if model.data_kind == "paired":
-        from tfgen.models.pix2pix import TranslationGrid
-
-        return TranslationGrid(ds, out / "samples", n=min(n, 16), log_dir=log_dir)
+        return callbacks.TranslationGrid(out / "samples", ds, "paired", n=n, log_dir=log_dir)
     if model.data_kind == "unpaired":
-        from tfgen.models.cyclegan import TranslationGrid
-
-        images_a, images_b = next(iter(ds.take(1)))
-        n = min(int(n), 16)
-        return TranslationGrid(out / "samples", images_a[:n], images_b[:n], log_dir=log_dir)
+        images = next(iter(ds.take(1)))
+        return callbacks.TranslationGrid(out / "samples", images, "unpaired", n=n, log_dir=log_dir)
     return callbacks.SampleGrid(out / "samples", n=n, seed=seed, log_dir=log_dir)
