@@ -1,0 +1,80 @@
+"""`tfgen finetune`: fine-tune a trained model on a new dataset (`tfgen.transfer.finetune`)."""
+
+import pathlib
+
+from tfgen.cli import common
+
+
+def add_parser(sub):
+    p = sub.add_parser("finetune", help="fine-tune a trained model on a new dataset")
+    p.add_argument("source", help="zoo name, .keras file or SavedModel exported by tfgen")
+    p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    common.add_dataset_b(p)
+    common.add_task(p, "pix2pix: derive the pairs from --dataset (default: the model's own task)")
+    p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
+    p.add_argument(
+        "--freeze-d",
+        type=int,
+        default=0,
+        metavar="N",
+        help="FreezeD: freeze the discriminator's first N blocks (input side)",
+    )
+    p.add_argument(
+        "--freeze-g",
+        type=int,
+        default=0,
+        metavar="N",
+        help="freeze the generator's first N (coarsest) blocks",
+    )
+    p.add_argument(
+        "--unfreeze-every", type=int, metavar="K", help="release one frozen block every K epochs"
+    )
+    p.add_argument(
+        "--block-lr-decay",
+        type=float,
+        metavar="F",
+        help="learning-rate multiplier per block away from the output, e.g. 0.5",
+    )
+    p.add_argument("--learning-rate", type=float, help="Adam learning rate (default: the model's)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
+    length.add_argument("--steps", type=int, help="training steps in all")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
+    p.add_argument("--limit", type=int, help="use only the first N images (few-shot)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    common.add_checkpoint_every(p)
+    p.add_argument("--out", required=True, help="run folder")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    common.check_at_least(args, 0, "--freeze-d", "--freeze-g")
+    common.check_at_least(args, 1, "--steps", "--epochs", "--batch-size", "--limit")
+    common.check_at_least(args, 1, "--checkpoint-every", "--unfreeze-every")
+    from tfgen import transfer
+
+    if args.steps is None and args.epochs is None:
+        args.epochs = 1
+    transfer.finetune(
+        args.source,
+        args.dataset,
+        args.out,
+        freeze_d=args.freeze_d,
+        freeze_g=args.freeze_g,
+        unfreeze_every=args.unfreeze_every,
+        lr_decay=args.block_lr_decay,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        data_dir=args.data_dir,
+        strategy=args.strategy,
+        limit=args.limit,
+        checkpoint_every=args.checkpoint_every,
+        verbose=common.verbosity(),
+        dataset_b=args.dataset_b,
+        task=args.task,
+    )
+    print(f"wrote {pathlib.Path(args.out) / 'model.keras'}")
