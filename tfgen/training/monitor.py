@@ -445,7 +445,7 @@ def for_run(mode, ds, dataset, out, seed=0, n_samples=256):
     classifier = features_lib.extractor_name(dataset)
     if (
         not classifier.startswith("classifier_")
-        or not (registry.zoo_path(classifier) / features_lib.CLASSIFIER_FILE).is_file()
+        or not (registry.zoo_path(classifier) / f"{classifier}.keras").is_file()  # <name>.keras
     ):
         classifier = None
     out = pathlib.Path(out)
