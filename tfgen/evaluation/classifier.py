@@ -19,6 +19,8 @@ AUGMENTATIONS = {
     "mnist": {"translate": 0.1, "rotate_degrees": 10.0, "zoom": 0.1, "flip": False},
     "fashion_mnist": {"translate": 0.05, "rotate_degrees": 0.0, "zoom": 0.0, "flip": True},
     "none": {"translate": 0.0, "rotate_degrees": 0.0, "zoom": 0.0, "flip": False},
+    # Emoji sit on white (+1), so shifted-in borders are filled with white.
+    "emoji": {"translate": 0.06, "rotate_degrees": 0.0, "zoom": 0.1, "flip": True, "fill": 1.0},
 }
 
 
@@ -86,7 +88,7 @@ def build_classifier(
     return keras.Model(inputs, logits, name=name)
 
 
-def build_augmenter(translate=0.0, rotate_degrees=0.0, zoom=0.0, flip=False, seed=0):
+def build_augmenter(translate=0.0, rotate_degrees=0.0, zoom=0.0, flip=False, seed=0, fill=-1.0):
     """Random shifts, rotations, zooms and flips for training batches in [-1, 1].
 
     Args:
@@ -95,12 +97,13 @@ def build_augmenter(translate=0.0, rotate_degrees=0.0, zoom=0.0, flip=False, see
         zoom: float. Largest zoom in or out, as a fraction.
         flip: bool. Flip left-right at random.
         seed: int. Seed of the random layers.
+        fill: float. The value of shifted-in borders: the background, -1 (black) by default.
 
     Returns:
         A `keras.Sequential` to apply with `training=True`.
     """
-    # Background is -1 in [-1, 1]; constant fill with -1 keeps shifted-in borders blank.
-    fill = {"fill_mode": "constant", "fill_value": -1.0}
+    # Constant fill with the background keeps shifted-in borders blank.
+    fill = {"fill_mode": "constant", "fill_value": float(fill)}
     layers = []
     if flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
