@@ -30,7 +30,11 @@ def _key(default, doc, choices=None):
 @dataclasses.dataclass
 class Data:
     dataset: str = _key("", "TFDS name, IDX folder, image folder, .npz, or a shared set's name")
-    dataset_b: str | None = _key(None, "cyclegan: domain B (same kinds as dataset)")
+    dataset_b: str | None = _key(
+        None,
+        "cyclegan: domain B (same kinds as dataset); classifier: a second labelled set "
+        "whose classes follow the first's",
+    )
     data_dir: str | None = _key(None, "folder of local dataset copies (default $TFGEN_DATA_DIR)")
     image_size: int | None = _key(None, "resize images to N x N (default: as stored)")
     channels: int | None = _key(None, "1 or 3: convert the images (default: as stored)", (1, 3))
@@ -47,6 +51,12 @@ class Data:
     )
     split_seed: int = _key(0, "halves: the seed of the cut")
     invert_b: bool = _key(False, "cyclegan: domain B's images inverted (255 - x)")
+    target: str | None = _key(
+        None, "pix2pix: the targets' folder or named set, paired with dataset by relative path"
+    )
+    background: str = _key(
+        "white", "what transparent pixels of image files become: white, black, grey, #rrggbb"
+    )
 
 
 @dataclasses.dataclass

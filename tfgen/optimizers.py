@@ -99,3 +99,53 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "total_steps": self.total_steps,
             "decay_start": self.decay_start,
         }
+
+
+def _schedule(settings, total_steps):
+    """The learning rate a recipe's `[optimizer]` asks for: a float or a Keras schedule."""
+    if settings.schedule == "piecewise":
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            list(settings.boundaries), list(settings.values)
+        )
+    if settings.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            settings.learning_rate, decay_steps=int(total_steps), alpha=settings.alpha
+        )
+    return settings.learning_rate
+
+
+def recipe_changes(model, settings, total_steps):
+    """`compile` arguments that apply a recipe's `[optimizer]` (`tfgen.config.Optimizer`) to
+    a compiled model's own default optimizers; {} when the recipe changes nothing.
+
+    Each optimizer the model declares (`optimizer_slots`) is rebuilt from its own config with
+    the recipe's values put in, so what the recipe leaves out keeps the model's default.
+    A model whose rate follows the run (`schedules_over_run`: CycleGAN's linear decay) takes
+    only a learning rate, through `compile(learning_rate=)`.
+    """
+    from tfgen.errors import TfgenUsageError
+
+    if settings is None:
+        return {}
+    fields = {"beta_1": settings.beta_1, "beta_2": settings.beta_2,
+              "weight_decay": settings.weight_decay}  # fmt: skip
+    fields = {k: v for k, v in fields.items() if v is not None}
+    rate = _schedule(settings, total_steps)
+    if rate is None and not fields:
+        return {}
+    if model.schedules_over_run:
+        if fields or settings.schedule != "constant":
+            raise TfgenUsageError(
+                f"a {model.kind}'s learning rate follows the run (constant, then a linear decay "
+                "to 0): its recipe sets only optimizer.learning_rate"
+            )
+        return {"learning_rate": rate}
+    changes = {}
+    for slot in model.optimizer_slots:
+        default = getattr(model, slot)
+        config = default.get_config()
+        config.update(fields)
+        if rate is not None:
+            config["learning_rate"] = rate
+        changes[slot] = type(default).from_config(config)
+    return changes

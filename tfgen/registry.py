@@ -8,8 +8,6 @@ import os
 import pathlib
 import re
 
-import keras
-
 from tfgen.errors import TfgenUsageError
 
 MODEL_KINDS = {}  # CLI kind ("dcgan") -> model class
@@ -18,6 +16,8 @@ _ZOO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 def serializable(cls):
     """Registers a layer, loss or network class with Keras under the package name `tfgen`."""
+    import keras  # here, so the zoo helpers below load without TensorFlow (`tfgen list`)
+
     return keras.saving.register_keras_serializable(package="tfgen")(cls)
 
 

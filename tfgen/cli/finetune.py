@@ -48,33 +48,34 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def recipe_from_flags(args):
+    """The fine-tuning recipe the flags mean: `[finetune]` plus the data and the run."""
+    from tfgen import config
+
+    raw = {
+        "data": {"dataset": args.dataset},
+        "train": {"batch_size": args.batch_size, "seed": args.seed, "strategy": args.strategy},
+        "finetune": {"source": args.source, "freeze_d": args.freeze_d, "freeze_g": args.freeze_g},
+    }
+    optional = {
+        "data": {"dataset_b": args.dataset_b, "task": args.task, "limit": args.limit},
+        "train": {"steps": args.steps, "epochs": args.epochs,
+                  "checkpoint_every": args.checkpoint_every},
+        "finetune": {"unfreeze_every": args.unfreeze_every,
+                     "block_lr_decay": args.block_lr_decay},
+        "optimizer": {"learning_rate": args.learning_rate},
+    }  # fmt: skip
+    for section, values in optional.items():
+        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return config.from_dict(raw, where="tfgen finetune")
+
+
 def run(args):
     common.check_at_least(args, 0, "--freeze-d", "--freeze-g")
     common.check_at_least(args, 1, "--steps", "--epochs", "--batch-size", "--limit")
     common.check_at_least(args, 1, "--checkpoint-every", "--unfreeze-every")
-    from tfgen import transfer
+    recipe = recipe_from_flags(args)
+    from tfgen.training import job
 
-    if args.steps is None and args.epochs is None:
-        args.epochs = 1
-    transfer.finetune(
-        args.source,
-        args.dataset,
-        args.out,
-        freeze_d=args.freeze_d,
-        freeze_g=args.freeze_g,
-        unfreeze_every=args.unfreeze_every,
-        lr_decay=args.block_lr_decay,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        learning_rate=args.learning_rate,
-        data_dir=args.data_dir,
-        strategy=args.strategy,
-        limit=args.limit,
-        checkpoint_every=args.checkpoint_every,
-        verbose=common.verbosity(),
-        dataset_b=args.dataset_b,
-        task=args.task,
-    )
+    job.run(recipe, args.out, verbose=common.verbosity(), data_dir=args.data_dir)
     print(f"wrote {pathlib.Path(args.out) / 'model.keras'}")

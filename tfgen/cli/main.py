@@ -25,6 +25,7 @@ COMMANDS = (
     "export",
     "models_config",
     "evaluate",
+    "rebuild",
     "list",
 )
 

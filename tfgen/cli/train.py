@@ -9,29 +9,53 @@ from tfgen.cli import common
 
 
 def add_parser(sub):
-    p = sub.add_parser("train", help="train a model kind on a dataset")
-    p.add_argument("kind", help="model kind: dcgan, wgan_gp, cgan, pix2pix, vae, cyclegan")
-    p.add_argument("--dataset", required=True, help="TFDS name, IDX folder, image folder or .npz")
+    p = sub.add_parser(
+        "train",
+        help="train a recipe (--config) or a model kind on a dataset",
+        description="tfgen train --config RECIPE.toml [--set key=value ...] --out RUN, or "
+        "tfgen train KIND --dataset D [flags] --out RUN: both build one recipe "
+        "(tfgen/config.py documents every key) and run the same job.",
+    )
+    p.add_argument(
+        "kind",
+        nargs="?",
+        help="model kind: dcgan, wgan_gp, cgan, pix2pix, vae, cyclegan, classifier",
+    )
+    p.add_argument(
+        "--config", metavar="RECIPE", help="a recipe file (TOML), e.g. recipes/dcgan_mnist.toml"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a recipe key, e.g. --set train.steps=200 (repeatable; TOML values)",
+    )
+    p.add_argument(
+        "--dataset", help="TFDS name, IDX folder, image folder, .npz or emoji_google/emoji_twitter"
+    )
+    p.add_argument(
+        "--target",
+        help="pix2pix: the targets' folder or set, paired with --dataset by relative path",
+    )
     common.add_dataset_b(p)
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="passes over the data (default 1)")
     length.add_argument("--steps", type=int, help="training steps in all")
-    p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, help="global batch size (default 64)")
+    p.add_argument("--seed", type=int)
     p.add_argument("--image-size", type=int, help="resize images to N x N")
     p.add_argument("--channels", type=int, choices=(1, 3))
-    p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    p.add_argument("--strategy", help="auto (default), one, mirrored, multiworker, tpu")
     p.add_argument(
         "--precision",
-        default="float32",
         choices=("float32", "mixed_float16", "mixed_bfloat16"),
         help="dtype policy: float32 (default), mixed_float16 (GPU, with loss scaling), "
         "mixed_bfloat16 (TPU, recent CPUs/GPUs)",
     )
     p.add_argument(
         "--jit",
-        default="auto",
         choices=("auto", "on", "off"),
         help="XLA compilation of the train step: auto (on for GPU/TPU, off on CPU), on, off",
     )
@@ -97,15 +121,27 @@ def add_parser(sub):
         "--dataset (TensorBoard + history); the best model by FID is kept as RUN_DIR/best.keras "
         "with RUN_DIR/best.json",
     )
-    p.add_argument(
-        "--eval-n", type=int, default=1000, help="--eval-every: samples and real images (1000)"
-    )
+    p.add_argument("--eval-n", type=int, help="--eval-every: samples and real images (1000)")
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=run)
 
 
-def run(args):
-    # Before TensorFlow loads: a typo answers at once.
+# Flag -> recipe key (`tfgen.config`); a flag left out keeps the recipe's default.
+FLAG_KEYS = {
+    "dataset": "data.dataset", "dataset_b": "data.dataset_b", "target": "data.target",
+    "image_size": "data.image_size", "channels": "data.channels", "limit": "data.limit",
+    "task": "data.task", "steps": "train.steps", "epochs": "train.epochs",
+    "batch_size": "train.batch_size", "seed": "train.seed", "strategy": "train.strategy",
+    "precision": "train.precision", "jit": "train.jit",
+    "checkpoint_every": "train.checkpoint_every", "eval_every": "train.eval_every",
+    "eval_n": "train.eval_n", "monitor": "train.monitor",
+}  # fmt: skip
+
+
+def recipe_from_flags(args):
+    """The recipe that `tfgen train KIND --dataset D [flags]` means (no TensorFlow)."""
+    from tfgen import config
+
     common.check_kind(args.kind)
     options = {
         **common.parse_options(args.option),
@@ -115,35 +151,48 @@ def run(args):
         **({"spectral_norm": True} if args.spectral_norm else {}),
     }
     common.check_options(args.kind, options)
+    if args.dataset is None:
+        raise common.UsageError("tfgen train: --dataset is required with a KIND (or give --config)")
+    raw = {"model": {"kind": args.kind, **options}}
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            section, name = key.split(".")
+            raw.setdefault(section, {})[name] = value
+    if args.deterministic:
+        raw.setdefault("train", {})["deterministic"] = True
+    raw = config.apply_overrides(raw, args.overrides)
+    return config.from_dict(raw, where="tfgen train")
+
+
+def recipe_from_args(args):
+    """`--config` (with `--set`) or the flags: one recipe either way."""
+    from tfgen import config
+
+    if args.config is None:
+        if args.kind is None:
+            raise common.UsageError("tfgen train: give a KIND (dcgan, ...) or --config RECIPE")
+        return recipe_from_flags(args)
+    given = ["KIND"] * (args.kind is not None)
+    given += [f"--{k.replace('_', '-')}" for k in (*FLAG_KEYS, "option", "ema", "augment",
+             "r1") if getattr(args, k, None) is not None]  # fmt: skip
+    given += ["--spectral-norm"] * bool(args.spectral_norm) + ["--deterministic"] * bool(
+        args.deterministic
+    )
+    if given:
+        raise common.UsageError(
+            f"tfgen train: --config takes its settings from the recipe; instead of "
+            f"{', '.join(given)} use --set key=value (e.g. --set train.steps=200)"
+        )
+    return config.load(args.config, args.overrides)
+
+
+def run(args):
+    # Before TensorFlow loads: a typo answers at once.
     common.check_at_least(args, 1, "--steps", "--epochs", "--batch-size", "--limit")
     common.check_at_least(args, 1, "--checkpoint-every", "--eval-every")
-    from tfgen import training
+    recipe = recipe_from_args(args)
+    from tfgen.training import job
 
-    if args.steps is None and args.epochs is None:
-        args.epochs = 1
-    training.train(
-        args.kind,
-        args.dataset,
-        args.out,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        image_size=args.image_size,
-        channels=args.channels,
-        data_dir=args.data_dir,
-        strategy=args.strategy,
-        options=options,
-        verbose=common.verbosity(),
-        task=args.task,
-        dataset_b=args.dataset_b,
-        monitor=args.monitor,
-        limit=args.limit,
-        checkpoint_every=args.checkpoint_every,
-        deterministic=args.deterministic,
-        precision=args.precision,
-        jit=args.jit,
-        eval_every=args.eval_every,
-        eval_n=args.eval_n,
-    )
+    job.run(recipe, args.out, verbose=common.verbosity(), data_dir=args.data_dir)
     print(f"wrote {pathlib.Path(args.out) / 'model.keras'}")

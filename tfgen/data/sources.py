@@ -221,6 +221,18 @@ def load_arrays(source, split="train", image_size=None, data_dir_override=None,
     return None
 
 
+def _held_out(images, labels, holdout, seed, source):
+    n, part = holdout
+    if not 0 < n < len(images):
+        raise TfgenUsageError(
+            f"cannot hold out {n} of the {len(images)} images of {source}; pick 0 < n < "
+            f"{len(images)}"
+        )
+    order = np.random.default_rng(seed).permutation(len(images))
+    keep = order[:n] if part == "validation" else order[n:]
+    return images[keep], (labels[keep] if labels is not None else None)
+
+
 def to_unit_range(images):
     """Maps uint8 [0, 255] (or float [0, 1] / [-1, 1]) images to float32 [-1, 1]."""
     if images.dtype == tf.uint8:
@@ -316,6 +328,7 @@ def load(
     data_dir=None,
     limit=None,
     background="white",
+    holdout=None,
 ):
     """Returns a batched, prefetched `tf.data.Dataset` of float32 images in [-1, 1].
 
@@ -336,6 +349,9 @@ def load(
         limit: int or None. Keep only the first `limit` images (before shuffling).
         background: str. What transparent pixels of image files become: white (default),
             black, grey or #rrggbb.
+        holdout: `(n, part)` or None. After `limit`, a permutation seeded by `seed` puts n
+            images aside: `part="validation"` gives those n, `"train"` the others (local
+            sources only).
     """
     if batch_size is None or int(batch_size) < 1:
         raise TfgenUsageError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -353,6 +369,8 @@ def load(
         if limit is not None:
             images = images[:limit]
             labels = labels[:limit] if labels is not None else None
+        if holdout is not None:
+            images, labels = _held_out(images, labels, holdout, seed, source)
         if len(images) == 0:
             raise TfgenUsageError(f"{source} split {split!r} holds no images")
         if drop_remainder and len(images) < batch_size:
@@ -363,6 +381,8 @@ def load(
         tensors = (images, labels) if with_labels else images
         ds = tf.data.Dataset.from_tensor_slices(tensors)
     else:
+        if holdout is not None:
+            raise TfgenUsageError(f"holding out validation images needs a local copy of {source}")
         ds, _ = _tfds_dataset(source, split, with_labels, shuffle, seed)
         if limit is not None:
             ds = ds.take(limit)

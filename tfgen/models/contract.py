@@ -24,6 +24,8 @@ class TrainingContract:
       (`--ema`), which is also what `--monitor` samples from.
     - `schedules_over_run`: whether `compile` takes `total_steps`, the run's length, for a
       learning rate that follows it (CycleGAN's linear decay to 0).
+    - `optimizer_slots`: the attributes (and `compile` arguments) holding the model's
+      optimizers, which a recipe's `[optimizer]` table rebuilds from their defaults.
 
     `tests/models/test_contract.py` checks every registered kind's declarations.
     """
@@ -31,3 +33,4 @@ class TrainingContract:
     data_kind = "images"
     supports_ema = False
     schedules_over_run = False
+    optimizer_slots = ("optimizer",)

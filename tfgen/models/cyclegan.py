@@ -524,6 +524,7 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
     # ----------------------------------------------------------------- training job contract
     data_kind = "unpaired"  # (images_a, images_b) batches: --dataset and --dataset-b
     schedules_over_run = True  # compile takes the run's total_steps (linear decay to 0)
+    optimizer_slots = ("g_a2b_optimizer", "g_b2a_optimizer", "d_a_optimizer", "d_b_optimizer")
 
     # ----------------------------------------------------------------- config
     def get_config(self):

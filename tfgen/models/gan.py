@@ -82,6 +82,7 @@ class GAN(TrainingContract, distribute.NoDataPeek, keras.Model):
     # The training job's contract (tfgen.models.contract): images from noise, with an EMA
     # (`train_step` calls `update_ema` after its generator update).
     supports_ema = True
+    optimizer_slots = ("g_optimizer", "d_optimizer")
 
     def __init__(
         self,

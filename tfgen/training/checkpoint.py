@@ -238,8 +238,9 @@ class StepCheckpoint(keras.callbacks.Callback):
 
 
 def resumed_fit(
-    model, dataset, start_step, epochs, steps_per_epoch, callbacks, verbose, remake=None
-):
+    model, dataset, start_step, epochs, steps_per_epoch, callbacks, verbose, remake=None,
+    validation_data=None,
+):  # fmt: skip
     """`model.fit` over `epochs` of `steps_per_epoch`, starting at global step `start_step`.
 
     The batches already consumed are skipped, so the data is at the same position as in an
@@ -253,6 +254,7 @@ def resumed_fit(
             by the iterators of one dataset object (and advanced by their prefetching), so a
             second iterator over `dataset` would not replay an uninterrupted run's order;
             a new object does. Without it, `dataset` is reused (order then not exact).
+        validation_data: a dataset evaluated after each epoch (`val_` logs), or None.
 
     Returns:
         dict: the merged `History.history`.
@@ -268,6 +270,7 @@ def resumed_fit(
             callbacks=callbacks,
             verbose=verbose,
             shuffle=False,  # the dataset shuffles itself
+            validation_data=validation_data,
         )
         for key, values in h.history.items():
             history.setdefault(key, []).extend(values)

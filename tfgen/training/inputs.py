@@ -37,11 +37,13 @@ def _labelled(source, task, options, **load_kwargs):
     return data.load(source, with_labels=True, **load_kwargs)
 
 
-def _paired(source, task, options, **load_kwargs):
-    """`(input, target)` batches: a paired folder, or pairs derived by `task`."""
+def _paired(source, task, options, target=None, **load_kwargs):
+    """`(input, target)` batches: two folders or sets paired by relative path, a paired
+    folder, or pairs derived by `task`."""
     return data.paired.load(
-        source, task=task, task_options=options.get("task_options"), **load_kwargs
-    )
+        source, task=task, task_options=options.get("task_options"), target=target,
+        **load_kwargs,
+    )  # fmt: skip
 
 
 def _unpaired(source, task, options, dataset_b=None, **load_kwargs):
@@ -71,18 +73,32 @@ def make_dataset(
     task=None,
     options=None,
     dataset_b=None,
+    target=None,
+    background="white",
+    holdout=None,
 ):
     """The training dataset of a model class, loaded as its `data_kind` says.
 
     `task` (pix2pix's `superres`, ...) derives pairs for a `"paired"` model; `options` are
     the model options (a labelled model's `num_classes`, a paired model's `task_options`);
-    `dataset_b` is an `"unpaired"` model's second domain.
+    `dataset_b` is an `"unpaired"` model's second domain and `target` a `"paired"` model's
+    targets; `background` is what transparent pixels become; `holdout` (`(n, "train")`)
+    leaves n seeded images out for validation (`"images"` and `"labelled"` models).
     """
     kind = model_cls.data_kind
     if dataset_b is not None and kind != "unpaired":
         raise TfgenUsageError(
             f"--dataset-b is the second domain of a cyclegan; {model_cls.kind} trains on "
             "--dataset alone"
+        )
+    if target is not None and kind != "paired":
+        raise TfgenUsageError(
+            f"data.target pairs images for pix2pix; {model_cls.kind} does not take targets"
+        )
+    if holdout is not None and kind not in ("images", "labelled"):
+        raise TfgenUsageError(
+            f"train.validation_images holds out images of one dataset; {model_cls.kind} "
+            "trains on pairs or domains"
         )
     if task is not None and kind != "paired":
         raise TfgenUsageError(
@@ -101,6 +117,11 @@ def make_dataset(
     )
     if kind == "unpaired":
         load_kwargs["dataset_b"] = dataset_b
+    if kind == "paired":
+        load_kwargs["target"] = target
+    if holdout is not None:
+        load_kwargs["holdout"] = holdout
+    load_kwargs["background"] = background
     return _LOADERS[kind](dataset, task, dict(options or {}), **load_kwargs)
 
 
@@ -113,6 +134,45 @@ def options_from_data(model_cls, ds, task=None):
     if model_cls.data_kind == "unpaired":
         return {"image_shape_b": tuple(int(d) for d in ds.element_spec[1].shape[1:])}
     return {}
+
+
+def validation_dataset(model_cls, source, recipe, data_dir):
+    """The `train.validation_images` held out of the training split, in order, for `fit`'s
+    validation (the images `make_dataset(holdout=(n, "train"))` left out)."""
+    d = recipe.data
+    return data.load(
+        source, split="train", image_size=d.image_size, channels=d.channels, batch_size=500,
+        with_labels=model_cls.data_kind == "labelled", shuffle=False, seed=recipe.train.seed,
+        drop_remainder=False, data_dir=data_dir, limit=d.limit, background=d.background,
+        holdout=(recipe.train.validation_images, "validation"),
+    )  # fmt: skip
+
+
+def two_domains(recipe, data_dir):
+    """A CycleGAN's domains as arrays when the recipe cuts or inverts them: `data.halves` cuts
+    the train split of `data.dataset` in two disjoint halves (seeded by `data.split_seed`),
+    and `data.invert_b` inverts domain B (255 - x)."""
+    import numpy as np
+
+    d = recipe.data
+    arrays = data.load_arrays(d.dataset, "train", d.image_size, data_dir, d.background)
+    if arrays is None:
+        raise TfgenUsageError(f"data.halves / data.invert_b need a local copy of {d.dataset}")
+    images = arrays[0]
+    if d.halves:
+        if d.dataset_b not in (None, d.dataset):
+            raise TfgenUsageError("data.halves cuts one dataset in two: drop data.dataset_b")
+        order = np.random.default_rng(d.split_seed).permutation(len(images))
+        half = len(images) // 2
+        a, b = images[order[:half]], images[order[half:]]
+    else:
+        b = data.load_arrays(d.dataset_b, "train", d.image_size, data_dir, d.background)[0]
+        a = images
+    if d.invert_b:
+        if b.dtype != np.uint8:
+            raise TfgenUsageError("data.invert_b inverts uint8 images; this source is float")
+        b = 255 - b
+    return a, b
 
 
 def data_for_model(model, dataset, batch_size, seed, data_dir, limit, dataset_b=None, task=None):

@@ -9,10 +9,10 @@ import pathlib
 
 import keras
 
-from tfgen import distribute, io, registry
+from tfgen import config, distribute, io, optimizers, registry
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
-from tfgen.training import callbacks, inputs
+from tfgen.training import callbacks, inputs, stopping
 from tfgen.training import checkpoint as reliability
 from tfgen.training import monitor as health
 from tfgen.training.inputs import make_dataset, sample_callback
@@ -141,81 +141,149 @@ def train(
     initial_model=None,
     run_info=None,
 ):
-    """Trains a model kind on a dataset and writes a run folder.
+    """The keyword form of a recipe, for Python callers: builds the `Recipe` and calls `run`.
 
-    `out/model.keras` (the trained model), `out/samples/epoch_XXX.png`, `out/logs/`
-    (TensorBoard) and `out/checkpoints/` (resumes an interrupted run of the same command at
-    the step of its last checkpoint, written each epoch and every `checkpoint_every` steps).
-    `batch_size` is the global batch, split across replicas. `deterministic` turns on op
-    determinism, so a resumed run ends with the same weights as an uninterrupted one.
-    A NaN/Inf loss stops the run (`reliability.NonFiniteError`) keeping the last checkpoint.
-    `extra_callbacks` (Keras callbacks) run after tfgen's own (e.g. a memory probe).
-    `precision` is the Keras dtype policy the model is built under (`float32`,
-    `mixed_float16` with loss scaling, `mixed_bfloat16`); `jit` is `auto`, `on` or `off`
-    (XLA). In a multi-worker run only the chief writes `out`; the other workers write into
-    temporary folders removed at the end. Every `eval_every` epochs, the FID/KID of `eval_n`
-    samples against `eval_n` images of the dataset's test split are logged, and the best model
-    by FID is kept as `out/best.keras` + `out/best.json` (`callbacks.FIDCheckpoint`).
-    `monitor` (`warn` or `stop`) adds `tfgen.training.monitor`'s training-health checks;
-    `stop` ends the run at the first alarm keeping `out/last_good.keras`.
-
-    What the job does for a model follows its class's declarations
-    (`tfgen.models.contract.TrainingContract`: `data_kind`, `supports_ema`,
-    `schedules_over_run`), not methods it might have.
-
-    A run can start from an existing model instead of a new one of `kind` (fine-tuning,
-    `tfgen.transfer.finetune`): `initial_model` is then a callable, called with no argument
-    inside the strategy scope and the dtype policy, that returns the model, compiled or not
-    (it is compiled with `compile_options` when not). `kind` may be None (the model's own);
-    the model's options stay its own, and `dataset` is loaded at the model's image shape (and,
-    for pix2pix, its task). `dataset` may also be a batched `tf.data.Dataset` of the
-    model's batches. `run_info` (a dict) is added to `out/run.json`; it is read when the run
-    ends, so the starting model's callable may fill it in.
+    `dataset` and `dataset_b` may also be arrays or (for `dataset`) a batched
+    `tf.data.Dataset`; `compile_options` are `compile`'s arguments (optimizer objects);
+    `initial_model` and `run_info` are `run`'s.
     """
+    recipe = config.Recipe(
+        model={"kind": kind, **(options or {})} if kind else {},
+        data=config.Data(
+            dataset=dataset if isinstance(dataset, str) else "",
+            dataset_b=dataset_b if isinstance(dataset_b, str) else None,
+            image_size=image_size, channels=channels, limit=limit, task=task,
+        ),
+        train=config.Train(
+            steps=steps, epochs=epochs, batch_size=batch_size, seed=seed, strategy=strategy,
+            precision=precision, jit=jit, checkpoint_every=checkpoint_every,
+            deterministic=deterministic, eval_every=eval_every, eval_n=eval_n, monitor=monitor,
+            samples=samples,
+        ),
+    )  # fmt: skip
+    return run(
+        recipe,
+        out,
+        verbose=verbose,
+        data_dir=data_dir,
+        dataset=None if isinstance(dataset, str) else dataset,
+        dataset_b=None if isinstance(dataset_b, str) else dataset_b,
+        compile_options=compile_options,
+        extra_callbacks=extra_callbacks,
+        initial_model=initial_model,
+        run_info=run_info,
+    )
+
+
+def run(
+    recipe,
+    out,
+    verbose=1,
+    data_dir=None,
+    dataset=None,
+    dataset_b=None,
+    compile_options=None,
+    extra_callbacks=None,
+    initial_model=None,
+    run_info=None,
+):
+    """The training job: trains what `recipe` (a `tfgen.config.Recipe`) says into run folder
+    `out`, and returns the model.
+
+    `out/model.keras` (the trained model), `out/run.json` (what ran, the final metrics, the
+    wall time), `out/samples/epoch_XXX.png`, `out/logs/` (TensorBoard) and `out/checkpoints/`
+    (an interrupted run of the same recipe resumes at its last checkpoint's step, written each
+    epoch and every `train.checkpoint_every` steps). `train.batch_size` is the global batch,
+    split across replicas; `train.deterministic` turns on op determinism, so a resumed run
+    ends with the same weights as an uninterrupted one. A NaN/Inf loss stops the run keeping
+    the last checkpoint. In a multi-worker run only the chief writes `out`. Every
+    `train.eval_every` epochs the FID/KID against the test split are logged and the best model
+    is kept as `out/best.keras`; `train.monitor` adds the training-health checks.
+
+    A recipe with `finetune.source` fine-tunes that model (`tfgen.transfer.finetune`, which
+    comes back here with the loaded model as `initial_model`); `model.kind = "classifier"`
+    trains a feature extractor (`classifier_job`). What the job does for a model follows its
+    class's declarations (`tfgen.models.contract.TrainingContract`), not methods it might have.
+
+    Args:
+        data_dir: the local dataset copies (default: `data.data_dir`, then $TFGEN_DATA_DIR).
+        dataset, dataset_b: sources in memory (arrays, or a batched `tf.data.Dataset` for
+            `dataset`) that replace the recipe's names.
+        compile_options: `compile`'s arguments, before the recipe's `[optimizer]`.
+        extra_callbacks: Keras callbacks run after tfgen's own.
+        initial_model: a callable returning the model to start from, called inside the
+            strategy scope and the dtype policy (fine-tuning); compiled with `compile_options`
+            when it is not compiled.
+        run_info: dict added to `out/run.json`, read when the run ends.
+    """
+    import time
+
     import tensorflow as tf
 
-    mixed_precision.check_precision(precision)
-    model_cls = registry.get_model_class(kind) if initial_model is None else None
+    if recipe.finetune.source and initial_model is None:
+        from tfgen.transfer.finetuning import finetune_recipe
+
+        return finetune_recipe(recipe, out, verbose=verbose, data_dir=data_dir,
+                               callbacks=extra_callbacks)  # fmt: skip
+    if recipe.kind == "classifier":
+        from tfgen.training import classifier_job
+
+        return classifier_job.run(recipe, out, verbose=verbose, data_dir=data_dir)
+    started = time.time()
+    d, t = recipe.data, recipe.train
+    data_dir = data_dir or d.data_dir
+    mixed_precision.check_precision(t.precision)
+    model_cls = registry.get_model_class(recipe.kind) if initial_model is None else None
     out = pathlib.Path(out)
     if model_cls is not None:
-        health.check_mode(monitor, model_cls)
-    reliability.check_checkpoint_every(checkpoint_every)
-    if eval_every is not None and eval_every < 1:
-        raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {eval_every}")
-    if limit is not None and limit < 1:
-        raise TfgenUsageError(f"--limit must be >= 1 images, got {limit}; drop it to use all")
+        health.check_mode(t.monitor, model_cls)
+    reliability.check_checkpoint_every(t.checkpoint_every)
+    if t.eval_every is not None and t.eval_every < 1:
+        raise TfgenUsageError(f"--eval-every must be >= 1 epochs, got {t.eval_every}")
+    if d.limit is not None and d.limit < 1:
+        raise TfgenUsageError(f"--limit must be >= 1 images, got {d.limit}; drop it to use all")
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
-    strategy = distribute.get_strategy(strategy)
-    if deterministic:
+    strategy = distribute.get_strategy(t.strategy)
+    if t.deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(t.seed)
     compile_options = dict(compile_options or {})
+    run_info = dict(run_info or {})
+    source = d.dataset if dataset is None else dataset
+    source_b = d.dataset_b if dataset_b is None else dataset_b
+    if d.halves or d.invert_b:
+        source, source_b = inputs.two_domains(recipe, data_dir)
+        run_info.update(dataset=d.dataset, dataset_b=d.dataset_b or d.dataset)
+    holdout = (t.validation_images, "train") if t.validation_images else None
+    load_extras = dict(target=d.target, background=d.background, holdout=holdout)
     if initial_model is not None:
         # The model first: it decides the data's image shape.
-        with strategy.scope(), mixed_precision.policy(precision):
+        with strategy.scope(), mixed_precision.policy(t.precision):
             model = initial_model()
         model_cls = type(model)
-        kind = kind or model_cls.kind
-        health.check_mode(monitor, model_cls)
+        kind = recipe.kind or model_cls.kind
+        health.check_mode(t.monitor, model_cls)
         data_args = inputs.data_for_model(
-            model, dataset, batch_size, seed, data_dir, limit, dataset_b, task
+            model, source, t.batch_size, t.seed, data_dir, d.limit, source_b, d.task
         )
     else:
+        kind = recipe.kind
         data_args = dict(
             model_cls=model_cls,
-            dataset=dataset,
-            batch_size=batch_size,
-            seed=seed,
-            image_size=image_size,
-            channels=channels,
+            dataset=source,
+            batch_size=t.batch_size,
+            seed=t.seed,
+            image_size=d.image_size,
+            channels=d.channels,
             data_dir=data_dir,
-            limit=limit,
-            task=task,
-            options=options,
-            dataset_b=dataset_b,
+            limit=d.limit,
+            task=d.task,
+            options=recipe.options,
+            dataset_b=source_b,
+            **load_extras,
         )
-    if isinstance(dataset, tf.data.Dataset):
-        ds, remake = dataset, None
+    if isinstance(source, tf.data.Dataset):
+        ds, remake = source, None
     else:
         ds = make_dataset(**data_args)
 
@@ -224,16 +292,23 @@ def train(
 
     batches = int(ds.cardinality())
     if batches < 1:
-        raise TfgenUsageError(f"{dataset} gives no full batch of {batch_size}; lower --batch-size")
-    n_epochs, steps_per_epoch = plan_steps(batches, steps, epochs)
+        raise TfgenUsageError(
+            f"{d.dataset} gives no full batch of {t.batch_size}; lower --batch-size"
+        )
+    n_epochs, steps_per_epoch = plan_steps(batches, t.steps, t.epochs)
     if initial_model is None:
         model = _new_model(
-            model_cls, ds, task, options, compile_options, n_epochs * steps_per_epoch,
-            strategy, precision, jit, seed,
+            model_cls, ds, d.task, recipe.options, compile_options, n_epochs * steps_per_epoch,
+            strategy, t.precision, t.jit, t.seed, recipe.optimizer,
         )  # fmt: skip
     elif not model.compiled:
-        with strategy.scope(), mixed_precision.policy(precision):
-            model.compile(**_with_jit(compile_options, jit))
+        with strategy.scope(), mixed_precision.policy(t.precision):
+            model.compile(**_with_jit(compile_options, t.jit))
+    validation = (
+        inputs.validation_dataset(model_cls, source, recipe, data_dir)
+        if t.validation_images
+        else None
+    )
     # Only the chief's files are kept; every worker still saves (see distribute.output_dir)
     # and resumes from the chief's checkpoint.
     shared_checkpoints = out / "checkpoints"
@@ -246,32 +321,33 @@ def train(
             out,
             shared_checkpoints,
             steps_per_epoch,
-            {"kind": kind, "seed": seed, "batch_size": batch_size},
+            {"kind": kind, "seed": t.seed, "batch_size": t.batch_size},
             strategy,
-            every=checkpoint_every,
+            every=t.checkpoint_every,
         )
         cbs = [
             # First, so a NaN step raises before anything is written.
             reliability.StopOnNonFinite(steps_per_epoch, out / "checkpoints"),
             checkpoint,
-            sample_callback(model, ds, out, samples, seed),
+            sample_callback(model, ds, out, t.samples, t.seed),
             # Before TensorBoard and History, so both see the fid/kid it adds to the logs.
             *(
                 [
                     callbacks.FIDCheckpoint(
-                        dataset,
+                        d.dataset,
                         out,
-                        every=eval_every,
-                        n=eval_n,
-                        seed=seed,
+                        every=t.eval_every,
+                        n=t.eval_n,
+                        seed=t.seed,
                         log_dir=out / "logs" / "eval",
                         data_dir=data_dir,
                     )  # fmt: skip
                 ]
-                if eval_every is not None
+                if t.eval_every is not None
                 else []
             ),
-            *([health.for_run(monitor, ds, dataset, out, seed)] if monitor else []),
+            *([health.for_run(t.monitor, ds, d.dataset, out, t.seed)] if t.monitor else []),
+            *stopping.callbacks(t),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
             *(extra_callbacks or []),
         ]
@@ -284,23 +360,34 @@ def train(
             cbs,
             verbose,
             remake=remake,
+            validation_data=validation,
         )
         summary = {
             "kind": kind,
-            "dataset": type(dataset).__name__
-            if isinstance(dataset, tf.data.Dataset)
-            else str(dataset),
-            **({"dataset_b": str(dataset_b)} if dataset_b is not None else {}),
+            "dataset": type(source).__name__ if not isinstance(source, str) else source,
+            **({"dataset_b": str(source_b)} if isinstance(source_b, str) else {}),
             "epochs": n_epochs,
             "steps_per_epoch": steps_per_epoch,
-            "steps": n_epochs * steps_per_epoch,
-            "batch_size": batch_size,
-            "seed": seed,
-            "precision": precision,
-            **(run_info or {}),
+            "steps": _steps_run(model, history, start_step, n_epochs, steps_per_epoch),
+            "batch_size": t.batch_size,
+            "seed": t.seed,
+            "precision": t.precision,
+            "image_shape": [int(v) for v in _first(ds.element_spec).shape[1:]],
+            "wall_time_s": round(time.time() - started, 1),
+            "recipe": recipe.to_dict(),
+            **run_info,
         }
         finish_run(model, out, checkpoint, history, summary)
         return model
+
+
+def _steps_run(model, history, start_step, n_epochs, steps_per_epoch):
+    """The steps the run made: fewer than planned when early stopping or a time budget ended
+    it (it stops at an epoch's end)."""
+    if not model.stop_training:
+        return n_epochs * steps_per_epoch
+    epochs_here = len(next(iter(history.values()), []))
+    return -(-int(start_step) // steps_per_epoch) * steps_per_epoch + epochs_here * steps_per_epoch
 
 
 def _with_jit(compile_options, jit):
@@ -313,10 +400,11 @@ def _with_jit(compile_options, jit):
 
 
 def _new_model(
-    model_cls, ds, task, options, compile_options, total_steps, strategy, precision, jit, seed
-):
+    model_cls, ds, task, options, compile_options, total_steps, strategy, precision, jit, seed,
+    optimizer=None,
+):  # fmt: skip
     """A new model of `model_cls` for the data `ds`, built and compiled in the strategy scope
-    under the dtype policy."""
+    under the dtype policy, with a recipe's `[optimizer]` applied to its own defaults."""
     image_shape = tuple(int(d) for d in _first(ds.element_spec).shape[1:])
     # Options the data decides (e.g. pix2pix's output channels and task); explicit ones win.
     options = {**inputs.options_from_data(model_cls, ds, task), **(options or {})}
@@ -332,6 +420,9 @@ def _new_model(
         compile_options = _with_jit(compile_options, jit)
         model = _build(model_cls, image_shape, seed, options)
         model.compile(**compile_options)
+        changes = optimizers.recipe_changes(model, optimizer, total_steps)
+        if changes:
+            model.compile(**{**compile_options, **changes})
     return model
 
 

@@ -67,6 +67,8 @@ def finetune(
     checkpoint_every=None,
     dataset_b=None,
     task=None,
+    deterministic=False,
+    recipe=None,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -132,23 +134,73 @@ def finetune(
         run_callbacks = [unfreezing]
     else:
         run_callbacks = [BlockLearningRates(lr_decay)] if lr_decay else []
-    return job.train(
-        None,
-        dataset,
+    if recipe is None:
+        from tfgen import config
+
+        recipe = config.Recipe(
+            data=config.Data(dataset=dataset if isinstance(dataset, str) else "",
+                             dataset_b=dataset_b, limit=limit, task=task),
+            train=config.Train(steps=steps, epochs=epochs, batch_size=batch_size, seed=seed,
+                               strategy=strategy, checkpoint_every=checkpoint_every,
+                               deterministic=deterministic, samples=samples),
+            finetune=config.Finetune(source=run_info["source"], freeze_d=freeze_d,
+                                     freeze_g=freeze_g, unfreeze_every=unfreeze_every,
+                                     block_lr_decay=lr_decay),
+        )  # fmt: skip
+    return job.run(
+        recipe,
         out,
-        steps=steps,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        data_dir=data_dir,
-        strategy=strategy,
         verbose=verbose,
-        samples=samples,
-        limit=limit,
-        task=task,
-        dataset_b=dataset_b,
-        checkpoint_every=checkpoint_every,
+        data_dir=data_dir,
+        dataset=None if isinstance(dataset, str) else dataset,
         extra_callbacks=run_callbacks + list(callbacks or []),
         initial_model=starting_model,
         run_info=run_info,
+    )
+
+
+def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
+    """A recipe with `[finetune] source = ...` run by `finetune` (the training job's entry for
+    fine-tuning recipes: `tfgen train --config`, `tfgen finetune`)."""
+    from tfgen.errors import TfgenUsageError
+
+    f, d, t, opt = recipe.finetune, recipe.data, recipe.train, recipe.optimizer
+    if recipe.options:
+        raise TfgenUsageError(
+            f"a fine-tune keeps its source's model options; drop model.{next(iter(recipe.options))}"
+        )
+    if any(v is not None for v in (opt.beta_1, opt.beta_2, opt.weight_decay)) or (
+        opt.schedule != "constant"
+    ):
+        raise TfgenUsageError("a fine-tune's recipe sets only optimizer.learning_rate")
+    if recipe.kind is not None:  # a kind given must be the source's
+        from tfgen.transfer.layers import load_for_finetuning
+
+        kind = getattr(load_for_finetuning(f.source), "kind", None)
+        if kind != recipe.kind:
+            raise TfgenUsageError(f"model.kind is {recipe.kind} but {f.source} is a {kind}")
+    return finetune(
+        f.source,
+        d.dataset,
+        out,
+        freeze_d=f.freeze_d,
+        freeze_g=f.freeze_g,
+        unfreeze_every=f.unfreeze_every,
+        lr_decay=f.block_lr_decay,
+        steps=t.steps,
+        epochs=t.epochs if t.steps is not None or t.epochs is not None else 1,
+        batch_size=t.batch_size,
+        seed=t.seed,
+        learning_rate=opt.learning_rate,
+        data_dir=data_dir or d.data_dir,
+        strategy=t.strategy,
+        limit=d.limit,
+        verbose=verbose,
+        samples=t.samples,
+        callbacks=callbacks,
+        checkpoint_every=t.checkpoint_every,
+        dataset_b=d.dataset_b,
+        task=d.task,
+        deterministic=t.deterministic,
+        recipe=recipe,
     )

@@ -75,12 +75,15 @@ def evaluate(model, recipe, data_dir=None):
         images, _ = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
         return translation.evaluate_superres(model, unit_range(images))
     if recipe.kind == "cyclegan" and recipe.data.invert_b:
-        from tfgen.evaluation.features import get_extractor
+        import keras
+
+        from tfgen.evaluation.features import extractor_name
+        from tfgen.registry import zoo_path
 
         images, labels = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
-        classifier = get_extractor(dataset).model
-        unit = unit_range(images)
-        return translation.evaluate_inversion(model, unit, labels, classifier)
+        name = ev.extractor or extractor_name(dataset)
+        classifier = keras.saving.load_model(zoo_path(name) / f"{name}.keras", compile=False)
+        return translation.evaluate_inversion(model, images[: ev.n], labels[: ev.n], classifier)
     return evaluate_model(model, dataset, split=ev.split, metrics=tuple(ev.metrics), n=ev.n,
                           seed=ev.seed, extractor=ev.extractor, data_dir=data_dir)  # fmt: skip
 
@@ -122,7 +125,7 @@ def picture(model, recipe, path, data_dir=None):
     return io.save_images(model.generate(64, seed=0), path, columns=8)
 
 
-def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbose=2):
+def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbose=2, docs_dir=None):
     """Trains, evaluates and publishes zoo entry `name` from its recipe; returns the card."""
     from tfgen import saving
     from tfgen.training import job
@@ -167,7 +170,8 @@ def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbo
     if publish:
         entry = publish_entry(run_dir / "model.keras", name, card,
                               readme=readme(card), saved_model=card["files"]["saved_model"] is not None)  # fmt: skip
-        picture(model, recipe, ROOT / "docs" / "images" / "zoo" / f"{name}.png", data_dir)
+        docs_dir = pathlib.Path(docs_dir) if docs_dir else ROOT / "docs"
+        picture(model, recipe, docs_dir / "images" / "zoo" / f"{name}.png", data_dir)
         print(f"published {entry}")
     return card
 
