@@ -1,8 +1,5 @@
 """The domain classifier: builder, training loop and the script that fills the zoo."""
 
-import importlib.util
-import json
-import pathlib
 import zipfile
 
 import h5py
@@ -13,8 +10,6 @@ import pytest
 from tfgen.data import load_idx
 from tfgen.errors import TfgenUsageError
 from tfgen.evaluation import classifier
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "tools" / "train_classifiers.py"
 
 
 @pytest.mark.parametrize("pooling", ["avg", "flatten"])
@@ -63,21 +58,25 @@ def test_train_classifier_learns_and_checks_inputs(mnist_dir):
         classifier.train_classifier(images[:8], labels[:8], augmentation="mnsit")
 
 
-def test_train_script_writes_a_measured_card(data_dir, mnist_test_arrays, tmp_path, monkeypatch):
-    monkeypatch.setenv("TFGEN_ZOO_DIR", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("train_classifiers", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    argv = ["--datasets", "mnist", "--data-dir", str(data_dir), "--epochs", "1", "--limit", "256"]
-    script.main(argv)
-    folder = tmp_path / "classifier_mnist"
-    card = json.loads((folder / "card.json").read_text())
-    assert card["name"] == "classifier_mnist" and card["kind"] == "classifier"
-    assert card["train_size"] == 256 and card["test_size"] == 1666 and card["epochs"] == 1
-    assert card["command"].endswith("--epochs 1 --limit 256")
+def test_rebuild_trains_a_classifier_entry_with_a_measured_card(
+    data_dir, mnist_test_arrays, tmp_path, monkeypatch
+):
+    from tfgen.zoo import card as card_lib
+    from tfgen.zoo import rebuild
+
+    monkeypatch.setenv("TFGEN_ZOO_DIR", str(tmp_path / "zoo"))
+    overrides = ["train.epochs=1", "data.limit=256"]
+    card = rebuild.rebuild("classifier_mnist", overrides, run_dir=tmp_path / "run",
+                           data_dir=data_dir, docs_dir=tmp_path / "docs", verbose=0)  # fmt: skip
+    folder = tmp_path / "zoo" / "classifier_mnist"
+    assert card_lib.read_card(folder) == card
+    assert card["kind"] == "classifier" and card["recipe"]["train"]["epochs"] == 1
+    assert card["notes"] == {"overrides": overrides}
     saved = keras.saving.load_model(folder / "classifier_mnist.keras", compile=False)
     test_images, test_labels = mnist_test_arrays
-    assert card["test_accuracy"] == pytest.approx(
+    assert card["metrics"]["test_accuracy"] == pytest.approx(
         classifier.classifier_accuracy(saved, test_images, test_labels), abs=1e-6
     )
-    assert f"{100 * card['test_accuracy']:.2f} %" in (folder / "README.md").read_text()
+    assert card["headline"] == {"metric": "test_accuracy", "better": "higher",
+                                "value": card["metrics"]["test_accuracy"]}  # fmt: skip
+    assert (tmp_path / "docs" / "images" / "zoo" / "classifier_mnist.png").is_file()

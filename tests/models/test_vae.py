@@ -298,7 +298,7 @@ def test_mirrored_strategy_step_equals_single_device_step(run_program):
 
 def test_zoo_reconstructions_keep_their_class(mnist_test_arrays):
     if not ZOO_VAE.exists():
-        pytest.skip(f"{ZOO_VAE} not trained yet; run scripts/train_vae_mnist.py")
+        pytest.skip(f"{ZOO_VAE} not trained yet; run tfgen rebuild vae_mnist")
     if not ZOO_CLASSIFIER.exists():
         pytest.skip(
             f"{ZOO_CLASSIFIER} not trained yet (the classifier zoo entry judges the classes)"

@@ -1,7 +1,7 @@
 """Small domain classifiers whose penultimate layer gives FID/KID/precision-recall features.
 
 The zoo entries `classifier_mnist` and `classifier_fashion_mnist` are built and trained here;
-`tools/train_classifiers.py` is the thin command that reproduces them.
+`tfgen rebuild classifier_<dataset>` reproduces them from their recipes.
 """
 
 import keras
