@@ -133,6 +133,16 @@ def check_checkpoint_every(every):
         raise TfgenUsageError(f"--checkpoint-every must be >= 1 steps, got {every}")
 
 
+def _seed_generators(model):
+    """Every Keras `SeedGenerator` of the model's layers (Dropout's, random augmentation's), in
+    a fixed order. `save_weights` leaves their states out, so a resumed run would draw other
+    dropout masks than the uninterrupted one."""
+    found = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        found += getattr(layer, "_seed_generators", [])
+    return found
+
+
 class StepCheckpoint(keras.callbacks.Callback):
     """Writes the whole training state every `every` steps and at each epoch's end.
 
@@ -183,6 +193,11 @@ class StepCheckpoint(keras.callbacks.Callback):
                 "--out) to start over"
             )
         model.load_weights(source / meta["weights"])
+        states = meta.get("seed_states", [])
+        generators = _seed_generators(model)
+        if len(states) == len(generators):
+            for generator, state in zip(generators, states):
+                generator.state.assign(np.asarray(state, generator.state.dtype))
         self._last_saved = int(meta["step"])
         return self._last_saved
 
@@ -201,6 +216,9 @@ class StepCheckpoint(keras.callbacks.Callback):
             "batch": step % self.steps_per_epoch,
             "steps_per_epoch": self.steps_per_epoch,
             "weights": name,
+            "seed_states": [
+                np.asarray(g.state.numpy()).tolist() for g in _seed_generators(self.model)
+            ],
             **self.extra,
         }
         try:
