@@ -8,6 +8,7 @@ import sys
 import pytest
 
 ZOO = pathlib.Path(__file__).resolve().parent.parent / "savedmodels"
+RECIPE = ZOO.parent / "recipes" / "dcgan_mnist.toml"
 KINDS = ("dcgan", "cgan", "wgan_gp", "vae", "pix2pix", "cyclegan")
 
 
@@ -49,6 +50,13 @@ LAUNCH = (
         (["train", "dcgan", "--dataset", "mnist", "--out", "x", "--precision", "fp8"], 2),
         (["finetune", "dcgan_mnist", "--dataset", "mnist", "--out", "x", "--freeze-g", "-1"], 2),
         (["frobnicate"], 2),
+        (["train", "--config", str(RECIPE), "--set", "train.stepz=1", "--out", "x"], 2),
+        (["train", "--config", str(RECIPE), "--set", "model.g_widht=3", "--out", "x"], 2),
+        (["train", "--config", "no/such/recipe.toml", "--out", "x"], 2),
+        (["train", "dcgan", "--config", str(RECIPE), "--out", "x"], 2),
+        (["train", "--config", str(RECIPE), "--steps", "3", "--out", "x"], 2),
+        (["rebuild", "no_such_entry"], 2),
+        (["rebuild", "dcgan_mnist", "--set", "train.steps=zero"], 2),
     ],
 )
 def test_console_script_help_and_usage_errors_do_not_import_tensorflow(argv, code):
@@ -68,3 +76,16 @@ def test_console_script_help_and_usage_errors_do_not_import_tensorflow(argv, cod
 def test_console_script_points_at_the_launcher():
     setup = (pathlib.Path(__file__).resolve().parent.parent / "setup.cfg").read_text()
     assert "tfgen = tfgen_launcher:main" in setup
+
+
+def test_list_prints_a_table_of_the_zoo_without_tensorflow():
+    result = _python(LAUNCH.format(argv=["list"]))
+    assert "TF False" in result.stdout and "CODE 0" in result.stdout, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.split()[:2] == ["name", "kind"])
+    assert header.split() == ["name", "kind", "dataset", "image", "headline", "size"]
+    row = next(line for line in lines if line.split()[:1] == ["dcgan_mnist"])
+    assert row.split()[1:5] == ["dcgan", "mnist", "28x28x1", "fid"]
+    assert row.endswith("MB")
+    entries = sorted(p.name for p in ZOO.glob("*") if (p / "card.json").is_file())
+    assert all(any(line.split()[:1] == [name] for line in lines) for name in entries)

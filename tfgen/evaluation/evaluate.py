@@ -19,10 +19,13 @@ METRICS = {
     "is": ("inception_score", "inception_score_std"),
     "coverage": ("coverage", "max_class_share"),
     "accuracy": ("label_accuracy",),
+    # Emoji: the share taken for the dataset's style (and the real images' share, the rate to
+    # compare with), and how many categories hold 2 % of the samples (evaluation.style).
+    "style": ("style_share", "style_share_real", "categories_2pct", "max_category_share"),
 }
 DEFAULT_METRICS = ("fid", "kid", "pr", "coverage")
 KID_MAX_SUBSET = 1000  # Binkowski et al.'s subset size
-_NEEDS_REAL = ("fid", "kid", "pr")
+_NEEDS_REAL = ("fid", "kid", "pr", "style")
 
 
 def check_metric_names(metrics):
@@ -196,21 +199,36 @@ def evaluate_samples(
     fake_features, fake_probs = extractor.features_and_probabilities(
         _as_images(fake_images, "fake_images")
     )
-    real_features = None
+    real_features = real_probs = None
     if real_images is not None and any(m in _NEEDS_REAL for m in metrics):
-        real_features = extractor.features(_as_images(real_images, "real_images"))
-    return evaluate_features(
-        fake_features,
-        real_features,
-        fake_probs,
-        metrics=metrics,
-        fake_labels=fake_labels,
-        k=k,
-        kid_subsets=kid_subsets,
-        kid_subset_size=kid_subset_size,
-        is_splits=is_splits,
-        seed=seed,
-    )
+        real_features, real_probs = extractor.features_and_probabilities(
+            _as_images(real_images, "real_images")
+        )
+    results = {}
+    if "style" in metrics:
+        from tfgen.evaluation.style import style_figures
+
+        if real_probs is None:
+            raise TfgenUsageError("metric 'style' compares with the real images' rate; pass them")
+        results.update(style_figures(fake_probs, dataset))
+        results["style_share_real"] = style_figures(real_probs, dataset)["style_share"]
+    rest = [m for m in metrics if m != "style"]
+    if rest:
+        results.update(
+            evaluate_features(
+                fake_features,
+                real_features,
+                fake_probs,
+                metrics=rest,
+                fake_labels=fake_labels,
+                k=k,
+                kid_subsets=kid_subsets,
+                kid_subset_size=kid_subset_size,
+                is_splits=is_splits,
+                seed=seed,
+            )
+        )
+    return results
 
 
 def fid_between(images_a, images_b, extractor=None, dataset=None, weights="imagenet"):

@@ -16,10 +16,16 @@ from tfgen.errors import TfgenError, TfgenUsageError
 from tfgen.evaluation.classifier import FEATURES_LAYER
 from tfgen.registry import zoo_path
 
-CLASSIFIER_EXTRACTORS = ("classifier_mnist", "classifier_fashion_mnist")
+CLASSIFIER_EXTRACTORS = ("classifier_mnist", "classifier_fashion_mnist", "classifier_emoji")
 EXTRACTORS = (*CLASSIFIER_EXTRACTORS, "inception")
 # Datasets with a domain classifier in the zoo; every other dataset falls back to Inception.
-DATASET_EXTRACTORS = {"mnist": "classifier_mnist", "fashion_mnist": "classifier_fashion_mnist"}
+DATASET_EXTRACTORS = {
+    "mnist": "classifier_mnist",
+    "fashion_mnist": "classifier_fashion_mnist",
+    # One classifier of both vendors' drawings: classes are vendor x category.
+    "emoji_google": "classifier_emoji",
+    "emoji_twitter": "classifier_emoji",
+}
 INCEPTION_SIZE = 299
 # Generators ending in tanh stay inside [-1, 1]; allow float32 round-off past the ends.
 RANGE_TOLERANCE = 1e-3
@@ -152,8 +158,8 @@ class FeatureExtractor:
 def extractor_name(name_or_dataset):
     """The extractor name for an extractor name, a dataset name or a dataset folder.
 
-    `mnist` -> `classifier_mnist`, `fashion_mnist` -> `classifier_fashion_mnist`, any other
-    dataset -> `inception`.
+    `mnist` -> `classifier_mnist`, `fashion_mnist` -> `classifier_fashion_mnist`,
+    `emoji_google`/`emoji_twitter` -> `classifier_emoji`, any other dataset -> `inception`.
     """
     key = str(name_or_dataset)
     if key in EXTRACTORS:

@@ -1,0 +1,41 @@
+"""Style and category figures from a classifier of vendor x category classes (`classifier_emoji`).
+
+The classifier's classes are groups of equal size, one group per style (Google's 9 emoji
+categories, then Twitter's). The argmax's group is the style a sample is taken for, and its
+place within the group is the category.
+"""
+
+import numpy as np
+
+from tfgen.errors import TfgenUsageError
+
+# dataset -> (its style's group, classes per group) among classifier_emoji's classes.
+STYLE_GROUPS = {"emoji_google": (0, 9), "emoji_twitter": (1, 9)}
+CATEGORY_FLOOR = 0.02  # a category "holds" samples when it has at least 2 % of them
+
+
+def style_group(dataset):
+    key = str(dataset)
+    if key not in STYLE_GROUPS:
+        raise TfgenUsageError(
+            f"metric 'style' judges emoji styles; {dataset} is none of {', '.join(STYLE_GROUPS)}"
+        )
+    return STYLE_GROUPS[key]
+
+
+def style_figures(probs, dataset):
+    """`style_share` (taken for `dataset`'s style), `categories_2pct` (categories with at least
+    2 % of the samples) and `max_category_share`, from class probabilities `[N, groups * size]`."""
+    group, size = style_group(dataset)
+    probs = np.asarray(probs)
+    if probs.shape[-1] % size:
+        raise TfgenUsageError(
+            f"the extractor has {probs.shape[-1]} classes, not groups of {size}: use classifier_emoji"
+        )
+    predicted = np.argmax(probs, axis=-1)
+    shares = np.bincount(predicted % size, minlength=size) / len(predicted)
+    return {
+        "style_share": float(np.mean(predicted // size == group)),
+        "categories_2pct": int(np.sum(shares >= CATEGORY_FLOOR)),
+        "max_category_share": float(shares.max()),
+    }
