@@ -45,3 +45,7 @@ CLASSIFIER_OPTIONS = ("width", "feature_dim", "dropout", "pooling", "augmentatio
                       "label_smoothing")  # fmt: skip
 RECIPE_KINDS = (*MODEL_KINDS, "classifier")
 RECIPE_OPTIONS = {**MODEL_OPTIONS, "classifier": CLASSIFIER_OPTIONS}
+
+# Model options that `tfgen train` sets from a flag of their own: errors name the flag.
+FLAG_OPTIONS = {"ema": "--ema", "augment": "--augment", "r1_gamma": "--r1",
+                "spectral_norm": "--spectral-norm"}  # fmt: skip

@@ -35,13 +35,7 @@ def parse_options(pairs):
     return options
 
 
-# Model options that `tfgen train` sets from a flag of their own (named in errors).
-FLAG_OPTIONS = {
-    "ema": "--ema",
-    "augment": "--augment",
-    "r1_gamma": "--r1",
-    "spectral_norm": "--spectral-norm",
-}
+FLAG_OPTIONS = kinds.FLAG_OPTIONS
 
 
 def check_kind(kind):

@@ -12,6 +12,7 @@ import keras
 from tfgen import config, distribute, io, optimizers, registry
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
+from tfgen.kinds import FLAG_OPTIONS
 from tfgen.training import callbacks, inputs, stopping
 from tfgen.training import checkpoint as reliability
 from tfgen.training import monitor as health
@@ -34,15 +35,6 @@ def plan_steps(batches_per_pass, steps=None, epochs=None):
         raise TfgenUsageError(f"--steps must be >= 1, got {steps}")
     n_epochs = math.ceil(steps / batches_per_pass)
     return n_epochs, math.ceil(steps / n_epochs)
-
-
-# Model options that `tfgen train` sets from a flag of their own.
-FLAG_OPTIONS = {
-    "ema": "--ema",
-    "augment": "--augment",
-    "r1_gamma": "--r1",
-    "spectral_norm": "--spectral-norm",
-}
 
 
 def _build(model_cls, image_shape, seed, options):
