@@ -32,12 +32,13 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
+
+from tfgen import hardware
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -394,15 +395,7 @@ def table(results, peak):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}"
+    return f"{hardware.cpu_model()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}"
 
 
 def main(argv=None):

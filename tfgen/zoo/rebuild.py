@@ -6,14 +6,13 @@ saved model) -> card (the one schema) -> publish (`savedmodels/NAME/`) -> the do
 """
 
 import json
-import os
 import pathlib
 import platform
 import time
 
 import numpy as np
 
-from tfgen import config, io
+from tfgen import config, hardware, io
 from tfgen.zoo import card as card_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,22 +29,6 @@ HEADLINES = (
 
 def recipe_path(name):
     return ROOT / "recipes" / f"{name}.toml"
-
-
-def machine():
-    """`"2 CPU cores (Intel Xeon ...), no GPU"`: where a wall time was measured."""
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"{os.cpu_count()} CPU cores ({cpu}), " + (f"{len(gpus)} GPU" if gpus else "no GPU")
 
 
 def software():
@@ -66,9 +49,10 @@ def evaluate(model, recipe, data_dir=None):
     data_dir = data_dir or recipe.data.data_dir
     if recipe.kind == "classifier":
         from tfgen.evaluation.classifier import classifier_accuracy
+        from tfgen.training.classifier_job import labelled_arrays
 
-        test = data.load_arrays(dataset, "test", data_dir_override=data_dir)
-        train = data.load_arrays(dataset, "train", data_dir_override=data_dir)
+        test = labelled_arrays(recipe, "test", data_dir)
+        train = labelled_arrays(recipe, "train", data_dir)
         return {"test_accuracy": round(classifier_accuracy(model, *test), 6),
                 "train_accuracy": round(classifier_accuracy(model, *train), 6)}  # fmt: skip
     if recipe.kind == "pix2pix" and recipe.data.task == "superres":
@@ -125,7 +109,9 @@ def picture(model, recipe, path, data_dir=None):
     return io.save_images(model.generate(64, seed=0), path, columns=8)
 
 
-def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbose=2, docs_dir=None):
+def rebuild(
+    name, overrides=(), run_dir=None, data_dir=None, publish=True, verbose=2, docs_dir=None
+):
     """Trains, evaluates and publishes zoo entry `name` from its recipe; returns the card."""
     from tfgen import saving
     from tfgen.training import job
@@ -155,7 +141,7 @@ def rebuild(name, overrides=(), run_dir=None, data_dir=None, publish=True, verbo
         "training": {
             "steps": summary["steps"],
             "wall_time_s": round(summary.get("wall_time_s", wall_time), 1),
-            "machine": machine(),
+            "machine": hardware.describe(),
             "software": software(),
             "final_metrics": summary["final_metrics"],
         },
