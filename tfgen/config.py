@@ -68,7 +68,10 @@ class Train:
     strategy: str = _key("auto", "tf.distribute strategy", ("auto", "one", "mirrored",
                                                              "multiworker", "tpu"))  # fmt: skip
     precision: str = _key(
-        "float32", "Keras dtype policy", ("float32", "mixed_float16", "mixed_bfloat16")
+        "float32",
+        "Keras dtype policy; auto: mixed_bfloat16 on a TPU, a GPU of compute capability >= 8.0 "
+        "or a CPU with AMX-BF16, else float32 (the run records what it chose and why)",
+        ("float32", "mixed_float16", "mixed_bfloat16", "auto"),
     )
     jit: str = _key(
         "auto", "XLA: auto (on for GPU/TPU, off on CPU), on, off", ("auto", "on", "off")

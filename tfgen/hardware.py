@@ -24,3 +24,42 @@ def describe():
     return f"{os.cpu_count()} CPU cores ({cpu_model()}), " + (
         f"{len(gpus)} GPU" if gpus else "no GPU"
     )
+
+
+def cpu_flags():
+    """The CPU's feature flags (`/proc/cpuinfo`), empty where unknown."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def accelerators():
+    """`(tpus, gpu compute capabilities)` that TensorFlow sees."""
+    import tensorflow as tf
+
+    tpus = len(tf.config.list_physical_devices("TPU"))
+    capabilities = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        capabilities.append(tuple(details.get("compute_capability", (0, 0))))
+    return tpus, capabilities
+
+
+def auto_precision():
+    """`(policy, why)`: `mixed_bfloat16` where the device does bfloat16 matrix work fast (a TPU,
+    a GPU of compute capability 8.0 or more, a CPU with AMX-BF16), else `float32`."""
+    tpus, capabilities = accelerators()
+    if tpus:
+        return "mixed_bfloat16", f"{tpus} TPU core(s): bfloat16 matrix units"
+    if capabilities:
+        if all(c >= (8, 0) for c in capabilities):
+            lowest = min(capabilities)
+            return "mixed_bfloat16", f"GPU compute capability {lowest[0]}.{lowest[1]} >= 8.0"
+        return "float32", f"a GPU of compute capability {min(capabilities)} < 8.0: no fast bfloat16"
+    if "amx_bf16" in cpu_flags():
+        return "mixed_bfloat16", f"CPU with AMX-BF16 ({cpu_model()})"
+    return "float32", f"CPU without AMX-BF16 ({cpu_model()}): bfloat16 would be emulated, slower"

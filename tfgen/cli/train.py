@@ -50,9 +50,10 @@ def add_parser(sub):
     p.add_argument("--strategy", help="auto (default), one, mirrored, multiworker, tpu")
     p.add_argument(
         "--precision",
-        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+        choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
         help="dtype policy: float32 (default), mixed_float16 (GPU, with loss scaling), "
-        "mixed_bfloat16 (TPU, recent CPUs/GPUs)",
+        "mixed_bfloat16 (TPU, recent CPUs/GPUs), auto (mixed_bfloat16 where the device has "
+        "fast bfloat16: TPU, GPU >= 8.0, CPU with AMX-BF16; else float32)",
     )
     p.add_argument(
         "--jit",

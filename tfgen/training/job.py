@@ -3,6 +3,7 @@
 Kept apart from the CLI so scripts and tests can call it directly.
 """
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -223,6 +224,14 @@ def run(
         return classifier_job.run(recipe, out, verbose=verbose, data_dir=data_dir)
     started = time.time()
     d, t = recipe.data, recipe.train
+    run_info = dict(run_info or {})
+    if t.precision == "auto":
+        from tfgen import hardware
+
+        chosen, why = hardware.auto_precision()
+        print(f"precision auto: {chosen} ({why})", flush=True)
+        run_info.update(precision_auto=why)
+        t = dataclasses.replace(t, precision=chosen)
     data_dir = data_dir or d.data_dir
     mixed_precision.check_precision(t.precision)
     model_cls = registry.get_model_class(recipe.kind) if initial_model is None else None
@@ -240,7 +249,6 @@ def run(
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(t.seed)
     compile_options = dict(compile_options or {})
-    run_info = dict(run_info or {})
     source = d.dataset if dataset is None else dataset
     source_b = d.dataset_b if dataset_b is None else dataset_b
     if d.halves or d.invert_b:
