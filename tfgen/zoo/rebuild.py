@@ -27,6 +27,13 @@ HEADLINES = (
 )
 
 
+# Twemoji's CC-BY 4.0 asks for attribution wherever its images, or models trained on them, show.
+EMOJI_CREDIT = (
+    "Trained on emoji drawings: Twemoji graphics by Twitter, Inc and other contributors "
+    "(CC-BY 4.0), Noto Emoji by Google (Apache License 2.0)."
+)
+
+
 def recipe_path(name):
     return ROOT / "recipes" / f"{name}.toml"
 
@@ -53,8 +60,11 @@ def evaluate(model, recipe, data_dir=None):
 
         test = labelled_arrays(recipe, "test", data_dir)
         train = labelled_arrays(recipe, "train", data_dir)
-        return {"test_accuracy": round(classifier_accuracy(model, *test), 6),
-                "train_accuracy": round(classifier_accuracy(model, *train), 6)}  # fmt: skip
+        metrics = {"test_accuracy": round(classifier_accuracy(model, *test), 6),
+                   "train_accuracy": round(classifier_accuracy(model, *train), 6)}  # fmt: skip
+        if recipe.data.dataset_b:  # two sets' classes in two groups: score each part apart
+            metrics |= grouped_accuracy(model, *test, int(test[1].max() + 1) // 2)
+        return metrics
     if recipe.kind == "pix2pix" and recipe.data.task == "superres":
         images, _ = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
         return translation.evaluate_superres(model, unit_range(images))
@@ -70,6 +80,16 @@ def evaluate(model, recipe, data_dir=None):
         return translation.evaluate_inversion(model, images[: ev.n], labels[: ev.n], classifier)
     return evaluate_model(model, dataset, split=ev.split, metrics=tuple(ev.metrics), n=ev.n,
                           seed=ev.seed, extractor=ev.extractor, data_dir=data_dir)  # fmt: skip
+
+
+def grouped_accuracy(model, images, labels, size):
+    """Test accuracy of the group (style) and of the place in it (category) on their own."""
+    logits = model.predict(unit_range(images), batch_size=256, verbose=0)
+    predicted = np.argmax(logits, axis=-1)
+    return {
+        "style_accuracy": round(float(np.mean(predicted // size == labels // size)), 6),
+        "category_accuracy": round(float(np.mean(predicted % size == labels % size)), 6),
+    }
 
 
 def unit_range(images):
@@ -147,9 +167,7 @@ def rebuild(
         },
         "metrics": metrics,
         "headline": headline(metrics),
-        "evaluation": f"tfgen rebuild: {', '.join(recipe.evaluate.metrics)} on the "
-        f"{recipe.evaluate.split} split of {recipe.data.dataset} (n {recipe.evaluate.n}, "
-        f"seed {recipe.evaluate.seed})",
+        "evaluation": evaluation_text(recipe),
         "notes": {"overrides": list(overrides)} if overrides else {},
     }
     card_lib.check_card(card, where=name)
@@ -160,6 +178,20 @@ def rebuild(
         picture(model, recipe, docs_dir / "images" / "zoo" / f"{name}.png", data_dir)
         print(f"published {entry}")
     return card
+
+
+def evaluation_text(recipe):
+    """How `evaluate` measured the entry, for its card."""
+    ev, d = recipe.evaluate, recipe.data
+    if recipe.kind == "classifier":
+        sets = d.dataset + (
+            f" and {d.dataset_b} (classes after {d.dataset}'s)" if d.dataset_b else ""
+        )
+        return (f"tfgen rebuild: accuracy of the saved file on the whole test split of {sets}"
+                + ("; style_accuracy and category_accuracy score the group and the place "
+                   "within it apart" if d.dataset_b else ""))  # fmt: skip
+    return (f"tfgen rebuild: {', '.join(ev.metrics)} on the {ev.split} split of {d.dataset} "
+            f"(n {ev.n}, seed {ev.seed})")  # fmt: skip
 
 
 def readme(card):
@@ -178,7 +210,14 @@ def readme(card):
         "figures in `card.json` under `metrics`.",
         f"- Evaluation: {card['evaluation']}.",
         "",
+        "| metric | value |",
+        "| --- | --- |",
+        *(f"| {k} | {v:.4g} |" for k, v in card["metrics"].items() if isinstance(v, float)),
+        *(f"| {k} | {v} |" for k, v in card["metrics"].items() if isinstance(v, int)),
+        "",
     ]
+    if card["dataset"].startswith("emoji") or "emoji" in str(card["recipe"]["data"]):
+        lines += [EMOJI_CREDIT, ""]
     return "\n".join(lines)
 
 
