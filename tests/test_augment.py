@@ -367,13 +367,14 @@ def test_mirrored_ada_and_r1_match_one_device():
 
 
 def test_cli_train_flags_become_model_options(monkeypatch, tmp_path):
-    from tfgen import cli, training
+    from tfgen import cli
+    from tfgen.training import job
 
     seen = {}
-    monkeypatch.setattr(training, "train", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(job, "run", lambda recipe, *args, **kwargs: seen.update(recipe=recipe))
     argv = ["train", "dcgan", "--dataset", "mnist", "--steps", "1", "--out", str(tmp_path)]
     assert cli.main([*argv, "--augment", "ada", "--r1", "10", "--spectral-norm"]) == 0
-    assert seen["options"] == {"augment": "ada", "r1_gamma": 10.0, "spectral_norm": True}
+    assert seen["recipe"].options == {"augment": "ada", "r1_gamma": 10.0, "spectral_norm": True}
     assert cli.main(argv) == 0
-    assert seen["options"] == {}
+    assert seen["recipe"].options == {}
     assert cli.main([*argv, "--augment", "mixup"]) == 2

@@ -12,6 +12,7 @@ import pathlib
 import sys
 
 import numpy as np
+import pytest
 
 from tfgen import saving
 
@@ -101,6 +102,7 @@ def test_a_failing_worker_stops_the_others():
     assert "[worker 0] started 0" in log.getvalue() and "[worker 1] started 1" in log.getvalue()
 
 
+@pytest.mark.large
 def test_two_workers_train_dcgan_in_lockstep_and_only_the_chief_writes(tmp_path, mnist_dir):
     out, report, scratch = tmp_path / "run", tmp_path / "report", tmp_path / "tmp"
     report.mkdir()
@@ -214,6 +216,7 @@ def _launch_resuming(phase, out, mnist_dir, report):
     return results, log
 
 
+@pytest.mark.large
 def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path, mnist_dir):
     from tfgen import reliability
 
@@ -266,6 +269,7 @@ with open(f"{report}/finetune_{index}.json", "w") as f:
 )
 
 
+@pytest.mark.large
 def test_two_workers_finetune_and_only_the_chief_writes(tmp_path, mnist_dir):
     from tfgen.models import DCGAN
 

@@ -68,7 +68,7 @@ def test_cli_reports_non_finite_in_one_line_exit_1(monkeypatch, capsys, tmp_path
     def explode(*args, **kwargs):
         raise reliability.NonFiniteError("training stopped at step 7 (epoch 1, batch 7): g_loss")
 
-    monkeypatch.setattr(training, "train", explode)
+    monkeypatch.setattr(training.job, "run", explode)
     code = cli.main(["train", "dcgan", "--dataset", "mnist", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 1

@@ -21,6 +21,7 @@ def digit_stats(images):
     return shares["classes_seen"], shares["max_class_share"], confident
 
 
+@pytest.mark.large
 def test_zoo_dcgan_mnist_samples_meet_the_targets(tmp_path):
     out = tmp_path / "s.npy"
     assert cli.main(["sample", "dcgan_mnist", "--n", "1000", "--out", str(out)]) == 0
@@ -40,6 +41,7 @@ def two_thousand_steps(tmp_path_factory, data_dir):
     return out / "model.keras"
 
 
+@pytest.mark.large
 def test_dcgan_trained_2000_steps_from_scratch_draws_every_digit(two_thousand_steps, tmp_path):
     out = tmp_path / "s.npy"
     assert cli.main(["sample", str(two_thousand_steps), "--n", "1000", "--out", str(out)]) == 0

@@ -16,6 +16,7 @@ from typing import Any
 from tfgen.errors import TfgenUsageError
 from tfgen.kinds import RECIPE_KINDS as MODEL_KINDS
 from tfgen.kinds import RECIPE_OPTIONS as MODEL_OPTIONS
+from tfgen.kinds import refuse_ema
 
 
 def _key(default, doc, choices=None):
@@ -195,6 +196,7 @@ def _check_model(table, where):
             f"{where}: model.kind: unknown kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}"
         )
     known = MODEL_OPTIONS[kind]
+    refuse_ema(kind, table, f"{where}: model.ema: ")
     for name in table:
         if name != "kind" and name not in known:
             raise TfgenUsageError(

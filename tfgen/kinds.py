@@ -1,9 +1,11 @@
 """The model kinds and their constructor options, as plain data.
 
 The command line and the recipe schema check a kind or an option against these tables before
-TensorFlow is imported (a usage error answers at once); tests/test_kinds.py pins them to the
+TensorFlow is imported (a usage error answers at once); tests/test_config.py pins them to the
 registered classes' signatures, so they cannot drift.
 """
+
+from tfgen.errors import TfgenUsageError
 
 # kind -> "module:Class" (tfgen.models.<module>)
 MODEL_CLASSES = {
@@ -49,3 +51,12 @@ RECIPE_OPTIONS = {**MODEL_OPTIONS, "classifier": CLASSIFIER_OPTIONS}
 # Model options that `tfgen train` sets from a flag of their own: errors name the flag.
 FLAG_OPTIONS = {"ema": "--ema", "augment": "--augment", "r1_gamma": "--r1",
                 "spectral_norm": "--spectral-norm"}  # fmt: skip
+
+
+def refuse_ema(kind, options, where=""):
+    """`--ema` on a model that keeps no generator average gets its own reason."""
+    if "ema" in options and "ema" not in MODEL_OPTIONS.get(kind, ()):
+        raise TfgenUsageError(
+            f"{where}--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
+            f"{kind} does not keep one"
+        )

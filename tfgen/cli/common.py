@@ -49,6 +49,7 @@ def check_kind(kind):
 def check_options(kind, options):
     """Refuses model options that `kind`'s constructor does not take (`tfgen.kinds`)."""
     known = kinds.MODEL_OPTIONS[kind]
+    kinds.refuse_ema(kind, options)
     unknown = sorted(set(options) - set(known))
     if unknown:
         named = [

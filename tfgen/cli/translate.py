@@ -113,6 +113,7 @@ def run(args):
         return
     if out.suffix.lower() == ".png":
         columns = [images, outputs] + ([targets] if targets is not None else [])
+        columns = [_at_size(c, outputs.shape[1:3]) for c in columns]  # superres: small inputs
         channels = max(c.shape[-1] for c in columns)
         columns = [np.repeat(c, channels, -1) if c.shape[-1] < channels else c for c in columns]
         rows = np.stack(columns, axis=1).reshape((-1, *outputs.shape[1:-1], channels))
@@ -120,3 +121,14 @@ def run(args):
     else:
         path = io.save_images(outputs, out)
     print(f"wrote {path} ({len(outputs)} images)")
+
+
+def _at_size(images, size):
+    """Images shown at `size` (nearest neighbour), so a grid row lines up."""
+    import numpy as np
+
+    if tuple(images.shape[1:3]) == tuple(size):
+        return images
+    import tensorflow as tf
+
+    return np.asarray(tf.image.resize(images, size, method="nearest"))

@@ -34,7 +34,7 @@ def labelled_arrays(recipe, split, data_dir=None):
         labels.append(y.astype(np.int32) + offset)
         offset += int(y.max()) + 1
     images, labels = np.concatenate(images), np.concatenate(labels)
-    if d.limit is not None:
+    if d.limit is not None and split == "train":  # the test split is always whole
         order = np.random.default_rng(recipe.train.seed).permutation(len(images))[: d.limit]
         images, labels = images[order], labels[order]
     return images, labels

@@ -224,13 +224,15 @@ def run(
         return classifier_job.run(recipe, out, verbose=verbose, data_dir=data_dir)
     started = time.time()
     d, t = recipe.data, recipe.train
-    run_info = dict(run_info or {})
+    # What the job learns on the way, for run.json; `run_info` is read only at the end (a
+    # starting model's callable fills it in).
+    notes = {}
     if t.precision == "auto":
         from tfgen import hardware
 
         chosen, why = hardware.auto_precision()
         print(f"precision auto: {chosen} ({why})", flush=True)
-        run_info.update(precision_auto=why)
+        notes.update(precision_auto=why)
         t = dataclasses.replace(t, precision=chosen)
     data_dir = data_dir or d.data_dir
     mixed_precision.check_precision(t.precision)
@@ -253,7 +255,7 @@ def run(
     source_b = d.dataset_b if dataset_b is None else dataset_b
     if d.halves or d.invert_b:
         source, source_b = inputs.two_domains(recipe, data_dir)
-        run_info.update(dataset=d.dataset, dataset_b=d.dataset_b or d.dataset)
+        notes.update(dataset=d.dataset, dataset_b=d.dataset_b or d.dataset)
     holdout = (t.validation_images, "train") if t.validation_images else None
     load_extras = dict(target=d.target, background=d.background, holdout=holdout)
     if initial_model is not None:
@@ -375,7 +377,8 @@ def run(
             "image_shape": [int(v) for v in _first(ds.element_spec).shape[1:]],
             "wall_time_s": round(time.time() - started, 1),
             "recipe": recipe.to_dict(),
-            **run_info,
+            **notes,
+            **(run_info or {}),
         }
         finish_run(model, out, checkpoint, history, summary)
         return model
