@@ -19,15 +19,13 @@ import statistics
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
 
 def train_and_score(path, seed, steps, out, n, data_dir):
-    from tfgen import training
+    from tfgen import registry, training
     from tfgen.evaluation.model_eval import evaluate_model
     from tfgen.networks import fused_batch_norm
 
-    card = json.loads((ROOT / "savedmodels" / "dcgan_mnist" / "card.json").read_text())
+    card = json.loads((registry.zoo_path("dcgan_mnist") / "card.json").read_text())
     # The recipe's model section: the model's options and its EMA decay, less the kind.
     options = {k: v for k, v in card["recipe"]["model"].items() if k != "kind"}
     block = fused_batch_norm.unfused() if path == "stock" else contextlib.nullcontext()

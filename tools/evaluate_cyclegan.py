@@ -19,7 +19,6 @@ from tfgen import data, registry, saving, zoo
 from tfgen.evaluation.translation import evaluate_inversion
 
 NAME = "cyclegan_mnist_inverted"
-CLASSIFIER = pathlib.Path(__file__).resolve().parent.parent / "savedmodels" / "classifier_mnist"
 # The acceptance thresholds.
 TARGETS = {
     "a2b_mae_vs_inversion": ("<=", 0.05),
@@ -57,7 +56,8 @@ def main(argv=None):
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
     model = saving.load_model(args.model, compile=False)
-    classifier_file = CLASSIFIER / "classifier_mnist.keras"
+    # The zoo in use ($TFGEN_ZOO_DIR, else savedmodels/), as for every other zoo name.
+    classifier_file = registry.zoo_path("classifier_mnist") / "classifier_mnist.keras"
     classifier = None
     if classifier_file.exists():
         import keras
