@@ -111,6 +111,11 @@ def _remove_empty(folders):
             return
 
 
+def from_uint8(images):
+    """uint8 [0, 255] images -> float32 numpy in [-1, 1] (the inverse of `to_uint8`)."""
+    return np.asarray(images, np.float32) / 127.5 - 1.0
+
+
 def to_uint8(images):
     """float images in [-1, 1] -> uint8 [0, 255]."""
     images = np.asarray(images, np.float32)

@@ -42,9 +42,7 @@ def _inputs(args):
     """`(images in [-1, 1], names, targets in [-1, 1] or None)`."""
     import pathlib
 
-    import numpy as np
-
-    from tfgen import data
+    from tfgen import data, io
     from tfgen.data import images as images_lib
     from tfgen.data import paired
 
@@ -59,8 +57,7 @@ def _inputs(args):
             paired.split_folder(source, args.split, args.data_dir),
             paired.split_folder(args.target, args.split, args.data_dir),
         )
-        scale = lambda a: np.asarray(a, np.float32) / 127.5 - 1.0  # noqa: E731
-        return scale(x), names, scale(y)
+        return io.from_uint8(x), names, io.from_uint8(y)
     if is_folder:
         folder = paired.split_folder(source, args.split, args.data_dir)
         files = images_lib.list_image_files(folder)

@@ -56,8 +56,9 @@ def evaluate_translation(model, inputs, targets, labels=None, target_dataset=Non
         raise TfgenUsageError(
             f"unknown translation metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}"
         )
-    scale = lambda a: np.asarray(a, np.float32) / 127.5 - 1.0  # noqa: E731
-    x, y = scale(inputs), scale(targets)
+    from tfgen.io import from_uint8
+
+    x, y = from_uint8(inputs), from_uint8(targets)
     outputs = model.translate(x, direction=direction) if direction else model.translate(x)
     outputs = np.asarray(outputs)
     if outputs.shape != y.shape:

@@ -67,7 +67,7 @@ def evaluate(model, recipe, data_dir=None):
         return metrics
     if recipe.kind == "pix2pix" and recipe.data.task == "superres":
         images, _ = data.load_arrays(dataset, ev.split, data_dir_override=data_dir)
-        return translation.evaluate_superres(model, unit_range(images))
+        return translation.evaluate_superres(model, io.from_uint8(images))
     if recipe.kind == "cyclegan" and recipe.data.invert_b:
         import keras
 
@@ -84,17 +84,12 @@ def evaluate(model, recipe, data_dir=None):
 
 def grouped_accuracy(model, images, labels, size):
     """Test accuracy of the group (style) and of the place in it (category) on their own."""
-    logits = model.predict(unit_range(images), batch_size=256, verbose=0)
+    logits = model.predict(io.from_uint8(images), batch_size=256, verbose=0)
     predicted = np.argmax(logits, axis=-1)
     return {
         "style_accuracy": round(float(np.mean(predicted // size == labels // size)), 6),
         "category_accuracy": round(float(np.mean(predicted % size == labels % size)), 6),
     }
-
-
-def unit_range(images):
-    """uint8 images as float32 in [-1, 1] (numpy)."""
-    return np.asarray(images, np.float32) / 127.5 - 1.0
 
 
 def headline(metrics):
@@ -110,7 +105,7 @@ def picture(model, recipe, path, data_dir=None):
 
     if recipe.kind in ("pix2pix", "cyclegan"):
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
-        unit = unit_range(images[:16])
+        unit = io.from_uint8(images[:16])
         if recipe.kind == "pix2pix":
             inputs = model.degrade(unit) if hasattr(model, "degrade") else unit
             outputs = model.translate(inputs)
@@ -122,7 +117,7 @@ def picture(model, recipe, path, data_dir=None):
         return io.save_images(pairs, path, columns=8)
     if recipe.kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
-        return io.save_images(unit_range(images[:64]), path, columns=8)
+        return io.save_images(io.from_uint8(images[:64]), path, columns=8)
     if recipe.kind == "cgan":
         labels = [i % model.num_classes for i in range(64)]
         return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
