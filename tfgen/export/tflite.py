@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from tfgen import io
+from tfgen import io, precision
 from tfgen.errors import TfgenError, TfgenUsageError
 from tfgen.export import serving
 
@@ -360,6 +360,9 @@ def convert(
             raise TfgenUsageError(f"{path} already exists; pass --overwrite to replace it")
     if int(num_representative) < 1:
         raise TfgenUsageError(f"--representative must be >= 1, got {num_representative}")
+    # TFLite has no bfloat16/float16 kernels: a mixed-precision model exports as its float32
+    # twin (same weights), so the file takes and returns float32 and runs everywhere.
+    model = precision.float32_copy(model)
     functions = tflite_functions(model, batch_size)
     representative = None
     if quantize == "int8":
