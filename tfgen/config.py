@@ -40,6 +40,9 @@ class Data:
     image_size: int | None = _key(None, "resize images to N x N (default: as stored)")
     channels: int | None = _key(None, "1 or 3: convert the images (default: as stored)", (1, 3))
     limit: int | None = _key(None, "use only the first N images (few-shot)")
+    limit_seed: int | None = _key(
+        None, "limit: draw the N images from the whole split by this seed, not the first N"
+    )
     task: str | None = _key(
         None,
         "pix2pix: derive (input, target) pairs from dataset",
@@ -65,6 +68,11 @@ class Train:
     steps: int | None = _key(None, "training steps in all (give steps or epochs)")
     epochs: int | None = _key(None, "passes over the data (default 1 when steps is not given)")
     batch_size: int = _key(64, "global batch size, split across replicas")
+    steps_per_epoch: int | None = _key(
+        None,
+        "steps between epoch ends (checkpoint, sample grid, logs); default one pass over the "
+        "data, which for a few-shot set is a step or two",
+    )
     seed: int = _key(0, "seeds the weights, the data order and the training noise")
     strategy: str = _key("auto", "tf.distribute strategy", ("auto", "one", "mirrored",
                                                              "multiworker", "tpu"))  # fmt: skip
@@ -120,6 +128,14 @@ class Finetune:
     freeze_g: int = _key(0, "freeze the generator's first N (coarsest) blocks")
     unfreeze_every: int | None = _key(None, "release one frozen block every K epochs")
     block_lr_decay: float | None = _key(None, "rate multiplier per block away from the output")
+    augment: str = _key(
+        "source",
+        "the GAN's augmentation from now on: the source's own, none, diffaugment or ada",
+        ("source", "none", "diffaugment", "ada"),
+    )
+    from_ema: bool = _key(
+        False, "start the generator from the source's EMA weights (models that keep one)"
+    )
 
 
 @dataclasses.dataclass
@@ -248,7 +264,8 @@ def check(recipe, where="recipe"):
     train = recipe.train
     if train.steps is not None and train.epochs is not None:
         raise TfgenUsageError(f"{where}: give train.steps or train.epochs, not both")
-    for key in ("steps", "epochs", "batch_size", "checkpoint_every", "eval_every"):
+    for key in ("steps", "epochs", "batch_size", "checkpoint_every", "eval_every",
+                "steps_per_epoch"):  # fmt: skip
         value = getattr(train, key)
         if value is not None and value < 1:
             raise TfgenUsageError(f"{where}: train.{key} must be >= 1, got {value}")
@@ -256,6 +273,12 @@ def check(recipe, where="recipe"):
         raise TfgenUsageError(f"{where}: train.early_stopping needs train.validation_images")
     if recipe.data.limit is not None and recipe.data.limit < 1:
         raise TfgenUsageError(f"{where}: data.limit must be >= 1, got {recipe.data.limit}")
+    if recipe.data.limit_seed is not None and recipe.data.limit is None:
+        raise TfgenUsageError(f"{where}: data.limit_seed draws data.limit images; set data.limit")
+    f = recipe.finetune
+    if not f.source and (f.augment != "source" or f.from_ema):
+        key = "augment" if f.augment != "source" else "from_ema"
+        raise TfgenUsageError(f"{where}: finetune.{key} changes a fine-tune; set finetune.source")
     opt = recipe.optimizer
     if opt.schedule == "piecewise" and len(opt.values) != len(opt.boundaries) + 1:
         raise TfgenUsageError(

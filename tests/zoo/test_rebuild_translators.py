@@ -23,6 +23,7 @@ def _identity_mae(data_dir, source, truth, n):
     return float(np.mean(np.abs(x.astype(np.float64) - y) / 255.0))
 
 
+@pytest.mark.large  # two rebuilds end to end: ~1 minute
 @pytest.mark.parametrize(
     "name, prefixes",
     [("pix2pix_emoji_google2twitter", [""]), ("cyclegan_emoji_google_twitter", ["a2b_", "b2a_"])],

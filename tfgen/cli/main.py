@@ -26,6 +26,7 @@ COMMANDS = (
     "models_config",
     "evaluate",
     "rebuild",
+    "experiment",
     "list",
 )
 

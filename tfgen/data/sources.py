@@ -313,6 +313,16 @@ def _fit_channels(images, channels, source):
     )
 
 
+def subset_indices(total, limit, limit_seed=None):
+    """Indices of the `limit` images a run keeps of `total`: the first ones, or with
+    `limit_seed` a seeded draw from all of them (in stored order), e.g. a few-shot set."""
+    if limit_seed is None:
+        return np.arange(min(int(limit), total))
+    if int(limit) > total:
+        raise TfgenUsageError(f"limit {limit} is more than the {total} images there are")
+    return np.sort(np.random.default_rng(int(limit_seed)).choice(total, int(limit), replace=False))
+
+
 def load(
     source,
     split="train",
@@ -329,6 +339,7 @@ def load(
     limit=None,
     background="white",
     holdout=None,
+    limit_seed=None,
 ):
     """Returns a batched, prefetched `tf.data.Dataset` of float32 images in [-1, 1].
 
@@ -349,6 +360,8 @@ def load(
         limit: int or None. Keep only the first `limit` images (before shuffling).
         background: str. What transparent pixels of image files become: white (default),
             black, grey or #rrggbb.
+        limit_seed: int or None. With `limit`: draw the `limit` images from the whole split
+            by this seed (`subset_indices`) instead of taking the first ones (local sources).
         holdout: `(n, part)` or None. After `limit`, a permutation seeded by `seed` puts n
             images aside: `part="validation"` gives those n, `"train"` the others (local
             sources only).
@@ -367,8 +380,9 @@ def load(
             )
         images = _fit_channels(images, channels, source)
         if limit is not None:
-            images = images[:limit]
-            labels = labels[:limit] if labels is not None else None
+            keep = subset_indices(len(images), limit, limit_seed)
+            images = images[keep]
+            labels = labels[keep] if labels is not None else None
         if holdout is not None:
             images, labels = _held_out(images, labels, holdout, seed, source)
         if len(images) == 0:
@@ -383,6 +397,8 @@ def load(
     else:
         if holdout is not None:
             raise TfgenUsageError(f"holding out validation images needs a local copy of {source}")
+        if limit_seed is not None:
+            raise TfgenUsageError(f"drawing images by limit_seed needs a local copy of {source}")
         ds, _ = _tfds_dataset(source, split, with_labels, shuffle, seed)
         if limit is not None:
             ds = ds.take(limit)

@@ -457,3 +457,40 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.learning_rates is not None:
             self.learning_rates.on_train_batch_end(batch, logs)
+
+
+class QualityCurve(keras.callbacks.Callback):
+    """FID of `n` samples (the same noise each time) against `real_features` every `every`
+    generator steps, before the first and after the last; `curve` holds `(step, fid)`.
+
+    For noise-to-image GANs (`generate`, `g_optimizer`); `tfgen.experiment` puts one on
+    every run it trains.
+    """
+
+    def __init__(self, real_features, extractor, every, n=500, seed=0):
+        super().__init__()
+        if int(every) < 1:
+            raise TfgenUsageError(f"measure.every must be >= 1 steps, got {every}")
+        self.real_features, self.extractor = real_features, extractor
+        self.every, self.n, self.seed = int(every), int(n), int(seed)
+        self.curve = []
+
+    def measure(self):
+        from tfgen.evaluation import metrics
+
+        step = int(self.model.g_optimizer.iterations)
+        if self.curve and self.curve[-1][0] == step:
+            return
+        samples = self.model.generate(self.n, seed=self.seed)
+        fid = metrics.fid(self.extractor.features(samples), self.real_features)
+        self.curve.append((step, round(float(fid), 4)))
+
+    def on_train_begin(self, logs=None):
+        self.measure()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) % self.every == 0:
+            self.measure()
+
+    def on_train_end(self, logs=None):
+        self.measure()

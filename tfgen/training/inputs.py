@@ -76,6 +76,7 @@ def make_dataset(
     target=None,
     background="white",
     holdout=None,
+    limit_seed=None,
 ):
     """The training dataset of a model class, loaded as its `data_kind` says.
 
@@ -121,6 +122,13 @@ def make_dataset(
         load_kwargs["target"] = target
     if holdout is not None:
         load_kwargs["holdout"] = holdout
+    if limit_seed is not None:
+        if kind not in ("images", "labelled"):
+            raise TfgenUsageError(
+                f"data.limit_seed draws images of one dataset; {model_cls.kind} trains on "
+                "pairs or domains (use data.limit)"
+            )
+        load_kwargs["limit_seed"] = limit_seed
     load_kwargs["background"] = background
     return _LOADERS[kind](dataset, task, dict(options or {}), **load_kwargs)
 
@@ -144,7 +152,7 @@ def validation_dataset(model_cls, source, recipe, data_dir):
         source, split="train", image_size=d.image_size, channels=d.channels, batch_size=500,
         with_labels=model_cls.data_kind == "labelled", shuffle=False, seed=recipe.train.seed,
         drop_remainder=False, data_dir=data_dir, limit=d.limit, background=d.background,
-        holdout=(recipe.train.validation_images, "validation"),
+        holdout=(recipe.train.validation_images, "validation"), limit_seed=d.limit_seed,
     )  # fmt: skip
 
 
@@ -175,7 +183,9 @@ def two_domains(recipe, data_dir):
     return a, b
 
 
-def data_for_model(model, dataset, batch_size, seed, data_dir, limit, dataset_b=None, task=None):
+def data_for_model(
+    model, dataset, batch_size, seed, data_dir, limit, dataset_b=None, task=None, limit_seed=None
+):
     """`make_dataset`'s arguments for an existing model's data (a run that starts from a
     trained model): at its own image shape (a pix2pix model's input shape, domain A's for a
     CycleGAN) and, for a pix2pix model, with its own task and task options. A `task` given
@@ -195,6 +205,7 @@ def data_for_model(model, dataset, batch_size, seed, data_dir, limit, dataset_b=
         dataset_b=dataset_b,
         task=task or own_task,
         options={"task_options": model.task_options} if own_task else None,
+        limit_seed=limit_seed,
     )
 
 

@@ -20,14 +20,21 @@ from tfgen.training import monitor as health
 from tfgen.training.inputs import make_dataset, sample_callback
 
 
-def plan_steps(batches_per_pass, steps=None, epochs=None):
+def plan_steps(batches_per_pass, steps=None, epochs=None, steps_per_epoch=None):
     """Returns `(epochs, steps_per_epoch)` for a run of `steps` or `epochs`.
 
     With `steps`, epochs are at most one pass over the data and divide `steps` evenly when
-    they can (the run may round up to a multiple of `steps_per_epoch`).
+    they can (the run may round up to a multiple of `steps_per_epoch`). A `steps_per_epoch`
+    given sets the epoch's length instead (the data repeats within it).
     """
     if steps is not None and epochs is not None:
         raise TfgenUsageError("give either --steps or --epochs, not both")
+    if steps_per_epoch is not None:
+        if steps_per_epoch < 1:
+            raise TfgenUsageError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        if steps is None:
+            return int(epochs or 1), int(steps_per_epoch)
+        return math.ceil(steps / steps_per_epoch), int(steps_per_epoch)
     if steps is None:
         if epochs is not None and epochs < 1:
             raise TfgenUsageError(f"--epochs must be >= 1, got {epochs}")
@@ -266,8 +273,9 @@ def run(
         kind = recipe.kind or model_cls.kind
         health.check_mode(t.monitor, model_cls)
         data_args = inputs.data_for_model(
-            model, source, t.batch_size, t.seed, data_dir, d.limit, source_b, d.task
-        )
+            model, source, t.batch_size, t.seed, data_dir, d.limit, source_b, d.task,
+            d.limit_seed,
+        )  # fmt: skip
     else:
         kind = recipe.kind
         data_args = dict(
@@ -279,6 +287,7 @@ def run(
             channels=d.channels,
             data_dir=data_dir,
             limit=d.limit,
+            limit_seed=d.limit_seed,
             task=d.task,
             options=recipe.options,
             dataset_b=source_b,
@@ -297,7 +306,7 @@ def run(
         raise TfgenUsageError(
             f"{d.dataset} gives no full batch of {t.batch_size}; lower --batch-size"
         )
-    n_epochs, steps_per_epoch = plan_steps(batches, t.steps, t.epochs)
+    n_epochs, steps_per_epoch = plan_steps(batches, t.steps, t.epochs, t.steps_per_epoch)
     if initial_model is None:
         model = _new_model(
             model_cls, ds, d.task, recipe.options, compile_options, n_epochs * steps_per_epoch,

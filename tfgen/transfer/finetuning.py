@@ -6,6 +6,7 @@ import pathlib
 
 import keras
 
+from tfgen.errors import TfgenUsageError
 from tfgen.optimizers import FusedAdam
 from tfgen.training import checkpoint as checkpoints
 from tfgen.training import job
@@ -45,6 +46,29 @@ def _compile_for_finetuning(model, learning_rate):
         model.compile(optimizer=FusedAdam(learning_rate))
 
 
+def start_from_ema(model):
+    """Copies a GAN's EMA generator into its raw generator: the fine-tune starts from the
+    weights that sampled (usually the better ones), not from the last raw update."""
+    if getattr(model, "ema", None) is None:
+        raise TfgenUsageError(
+            f"finetune.from_ema starts from a generator EMA; this {model.kind} keeps none"
+        )
+    model.generator.set_weights(model.ema_generator.get_weights())
+
+
+def swap_augmentation(model, augment):
+    """Gives a GAN another discriminator augmentation (`none`, `diffaugment`, `ada`) for
+    the fine-tune; the saved model records it."""
+    from tfgen import augment as augment_lib
+    from tfgen.models.gan import GAN
+
+    if not isinstance(model, GAN):
+        raise TfgenUsageError(
+            f"finetune.augment swaps a GAN's augmentation; a {model.kind} keeps its own"
+        )
+    model.augmenter = augment_lib.get(augment, seed=model.seed)
+
+
 def finetune(
     source,
     dataset,
@@ -69,6 +93,8 @@ def finetune(
     task=None,
     deterministic=False,
     recipe=None,
+    augment="source",
+    from_ema=False,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -96,6 +122,9 @@ def finetune(
         task: str or None. A pix2pix model's paired task (`superres`, `inpaint`, ...);
             defaults to the task it was trained for, with the same task options. Another
             task becomes the model's own, with that task's default options.
+        augment: str. A GAN's augmentation from now on: `"source"` (its own), `"none"`,
+            `"diffaugment"` or `"ada"` (e.g. ADA for a few-shot fine-tune).
+        from_ema: bool. Start the generator from the source's EMA weights.
     """
     from tfgen.data.paired import resolve_task_options
 
@@ -112,12 +141,23 @@ def finetune(
         "freeze_g": freeze_g,
         "unfreeze_every": unfreeze_every,
         "lr_decay": lr_decay,
+        "augment": augment,
+        "from_ema": bool(from_ema),
     }
 
     def starting_model():  # called by the job inside its strategy scope
+        from tfgen.precision import with_precision
+
         model = source if isinstance(source, keras.Model) else load_for_finetuning(source)
+        # The run's precision, not the source's: a model keeps the dtype policy it was saved
+        # with, so a float32 source would train in float32 under --precision mixed_bfloat16.
+        model = with_precision(model, keras.mixed_precision.dtype_policy().name)
         if hasattr(model, "seed"):
             model.seed = int(seed)
+        if from_ema:
+            start_from_ema(model)
+        if augment != "source":
+            swap_augmentation(model, augment)
         run_info["frozen_at_start"] = apply_recipe(model, freeze_d, freeze_g, False)
         if task is not None and getattr(model, "task", task) != task:
             # A pix2pix model adapted to another task translates for that one from now on
@@ -145,7 +185,8 @@ def finetune(
                                deterministic=deterministic, samples=samples),
             finetune=config.Finetune(source=run_info["source"], freeze_d=freeze_d,
                                      freeze_g=freeze_g, unfreeze_every=unfreeze_every,
-                                     block_lr_decay=lr_decay),
+                                     block_lr_decay=lr_decay, augment=augment,
+                                     from_ema=bool(from_ema)),
         )  # fmt: skip
     return job.run(
         recipe,
@@ -162,7 +203,6 @@ def finetune(
 def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
     """A recipe with `[finetune] source = ...` run by `finetune` (the training job's entry for
     fine-tuning recipes: `tfgen train --config`, `tfgen finetune`)."""
-    from tfgen.errors import TfgenUsageError
 
     f, d, t, opt = recipe.finetune, recipe.data, recipe.train, recipe.optimizer
     if recipe.options:
@@ -203,4 +243,6 @@ def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
         task=d.task,
         deterministic=t.deterministic,
         recipe=recipe,
+        augment=f.augment,
+        from_ema=f.from_ema,
     )
