@@ -136,3 +136,57 @@ def float32_copy(model):
         )
     twin.set_weights(weights)
     return twin
+
+
+def _output_names(functional_config):
+    """The names of a serialized functional network's output layers."""
+    outputs = functional_config.get("output_layers") or []
+    if outputs and isinstance(outputs[0], str):  # one output: [name, node, tensor]
+        outputs = [outputs]
+    return {entry[0] for entry in outputs}
+
+
+def _policies_as(config, name, head=False):
+    """`config` (a serialized Keras object) with every layer's dtype policy made `name`,
+    except the output layers of each functional network (`head`), which stay float32."""
+    if isinstance(config, list):
+        return [_policies_as(v, name, head) for v in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") == "DTypePolicy":
+        return {**config, "config": {**config["config"], "name": "float32" if head else name}}
+    if config.get("class_name") == "Functional":
+        inner = config["config"]
+        outputs = _output_names(inner)
+        layers = [
+            _policies_as(layer, name, layer.get("name") in outputs) for layer in inner["layers"]
+        ]
+        return {**config, "config": {**inner, "layers": layers}}
+    return {k: _policies_as(v, name, head) for k, v in config.items()}
+
+
+def with_precision(model, name):
+    """`model` rebuilt to compute in the dtype policy `name` with the same weights, or `model`
+    itself when it already does.
+
+    A model keeps the policy it was saved with, whatever the policy it is loaded under: a
+    float32 model fine-tuned with `--precision mixed_bfloat16` would go on computing in float32
+    (and a bfloat16 one in bfloat16 under float32). The copy follows tfgen's builders: every
+    layer computes in `name` but each network's output layers (the tanh, the logits, the VAE's
+    heads), which compute in float32 under every policy. Variables are float32 in all three.
+    """
+    check_precision(name)
+    original = keras.saving.serialize_keras_object(model)
+    config = _policies_as(original, name)
+    if config == original:
+        return model
+    with policy(name):
+        copy = keras.saving.deserialize_keras_object(config)
+    weights = model.get_weights()
+    if len(copy.weights) != len(weights):
+        raise ValueError(
+            f"the {name} copy of {model.name} has {len(copy.weights)} weights, "
+            f"the model {len(weights)}"
+        )
+    copy.set_weights(weights)
+    return copy
