@@ -103,6 +103,10 @@ RULES = [
     # benchmark_batch_norm.py run as written: about 10 s each).
     (r"^python benchmarks/benchmark\.py", r"$", " --repeats 1 --block-seconds 0.05"),
     (r"^python benchmarks/benchmark_export\.py", r"$", " --samples 64 --rounds 2 --calls 2 --representative 8"),
+    (r"^python benchmarks/benchmark_precision\.py", r"--rows \S+", ""),
+    (r"^python benchmarks/benchmark_precision\.py", r"$", " --rows dcgan_mnist --blocks 1 --block-seconds 0.05"),
+    # An experiment: two of its arms, two steps each (its curve: steps 0 and 2).
+    (r"^tfgen experiment ", r"$", " --set train.steps=2 --set train.steps_per_epoch=1 --arms A_finetune,B_scratch"),
 ]
 # fmt: on
 
