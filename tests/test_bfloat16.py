@@ -171,3 +171,99 @@ def test_a_float32_model_fine_tunes_in_mixed_bfloat16(tmp_path, data_dir):
     assert_bfloat16_layers(loaded)
     assert_float32_finite(public_outputs(loaded, "dcgan"))
     assert_float32_export(loaded, tmp_path / "export")
+
+
+# --------------------------------------------------------------------------- fused kernels
+def _bn_pair(shape):
+    """Keras' BatchNormalization and tfgen's fused one, both mixed_bfloat16, same weights."""
+    from tfgen.networks.fused_batch_norm import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    layers = []
+    for cls in (keras.layers.BatchNormalization, FusedBatchNormalization):
+        layer = cls(momentum=0.9, dtype=BF16)
+        layer.build(shape)
+        layers.append(layer)
+    weights = [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in layers[0].weights]
+    for layer in layers:
+        layer.set_weights(weights)
+    return layers
+
+
+def _bn_step(layer, x):
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * tf.sin(tf.cast(y, "float32")))
+        return [y, *tape.gradient(loss, [x, *layer.trainable_weights])]
+
+    outputs = step(x)
+    ops = step.get_concrete_function(x).graph.get_operations()
+    fused = [op for op in ops if op.type == "FusedBatchNormV3"]
+    values = [tf.cast(t, "float32").numpy() for t in outputs]
+    return values + [layer.moving_mean.numpy(), layer.moving_variance.numpy()], fused
+
+
+@pytest.mark.parametrize("shape", [(16, 6, 6, 8), (16, 12)])
+def test_fused_batch_norm_runs_its_kernel_on_bfloat16_and_matches_keras(shape):
+    """FusedBatchNormV3 takes bfloat16 itself (no cast to float32 around it); the output and
+    input gradient agree with Keras' layer to bfloat16 rounding, gamma's and beta's gradients
+    and the moving statistics (float32) to float32 rounding of bfloat16 inputs."""
+    x = tf.cast(np.random.default_rng(1).normal(2.0, 3.0, shape), "bfloat16")
+    keras_bn, fused_bn = _bn_pair(shape)
+    expected, none = _bn_step(keras_bn, x)
+    got, fused = _bn_step(fused_bn, x)
+    assert not none and len(fused) == 1
+    assert fused[0].get_attr("T") == tf.bfloat16 and fused[0].get_attr("U") == tf.float32
+    assert fused[0].inputs[0].dtype == tf.bfloat16
+    names = ["y", "dx", "dgamma", "dbeta", "moving_mean", "moving_variance"]
+    # bfloat16 keeps 8 bits: the two paths round float32 results that differ in their last
+    # bits, so a bfloat16 value may land one step (2^-8 relative) apart.
+    bf16_step = 2.0**-7
+    tolerances = [bf16_step, 2 * bf16_step, 1e-4, 1e-4, 1e-5, 1e-5]
+    for name, a, b, tol in zip(names, got, expected, tolerances, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol * max(1.0, np.abs(b).max()), err_msg=name)
+
+
+def test_fused_adam_updates_float32_variables_from_float32_gradients_in_bfloat16(monkeypatch):
+    """Under mixed_bfloat16 the variables are float32 and their gradients come back float32
+    through the layers' casts, so FusedAdam runs ResourceApplyAdam in float32 and equals
+    Keras' Adam to float32 rounding."""
+    from tfgen import precision
+    from tfgen.optimizers import FusedAdam
+
+    seen = []
+    update_step = FusedAdam.update_step
+
+    def spy(self, gradient, variable, learning_rate):
+        seen.append((tf.as_dtype(gradient.dtype).name, tf.as_dtype(variable.dtype).name))
+        return update_step(self, gradient, variable, learning_rate)
+
+    monkeypatch.setattr(FusedAdam, "update_step", spy)
+    x = tf.constant(np.random.default_rng(0).normal(size=(8, 6, 6, 3)), "float32")
+    results, op_types = [], []
+    for optimizer in (FusedAdam(1e-2, beta_1=0.5), keras.optimizers.Adam(1e-2, beta_1=0.5)):
+        keras.utils.set_random_seed(0)
+        with precision.policy(BF16):
+            net = keras.Sequential(
+                [keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3), keras.layers.Dense(2)]
+            )
+        assert net.layers[0].compute_dtype == "bfloat16"
+
+        @tf.function
+        def step(x, net=net, optimizer=optimizer):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(tf.cast(net(x), "float32")))
+            grads = tape.gradient(loss, net.trainable_variables)
+            optimizer.apply(grads, net.trainable_variables)
+
+        for _ in range(3):
+            step(x)
+        results.append(net.get_weights())
+        op_types.append({op.type for op in step.get_concrete_function(x).graph.get_operations()})
+    assert seen and set(seen) == {("float32", "float32")}
+    assert "ResourceApplyAdam" in op_types[0] and "ResourceApplyAdam" not in op_types[1]
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
