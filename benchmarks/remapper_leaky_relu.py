@@ -19,8 +19,8 @@ with their gradients, in float32 and bfloat16, in these forms:
 and, for the failure only, `keras`: Keras' Conv2D and LeakyReLU layers (tfgen's DCGAN uses
 them) in a `tf.function` with a GradientTape.
 
-For each it prints whether the remapper logged a failure (TensorFlow logs it once per process,
-so each form is compiled in a fresh child process), the convolutions grappler left in the graph
+For each it prints whether the remapper logged a failure (each form is compiled in a fresh child
+process: in one process only the first failing graph's message was seen), the convolutions grappler left in the graph
 that ran (with their `fused_ops`) and the best time per call of one graph session over
 `--blocks` blocks of `--calls` calls, alternating the forms, in this one process, on one thread
 by default (`--threads`), with the CPU time of that block beside its wall time. On a shared
