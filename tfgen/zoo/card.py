@@ -55,7 +55,8 @@ def check_card(card, where="card"):
             f"{where}: schema {card['schema']}, this tfgen reads {SCHEMA_VERSION}"
         )
     recipe = config.from_dict(card["recipe"], where=f"{where}: recipe")
-    if recipe.kind != card["kind"]:
+    # A fine-tune's recipe names no kind: the card gives its source's.
+    if recipe.kind != card["kind"] and not (recipe.kind is None and recipe.finetune.source):
         raise TfgenUsageError(f"{where}: kind {card['kind']} but the recipe trains {recipe.kind}")
     if set(card["training"]) != set(TRAINING_FIELDS):
         raise TfgenUsageError(f"{where}: training holds exactly {', '.join(TRAINING_FIELDS)}")

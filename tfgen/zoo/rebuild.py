@@ -162,12 +162,13 @@ def picture(model, recipe, path, data_dir=None):
     """The docs picture: 64 samples (8 per row), or input | output pairs for translators."""
     from tfgen import data
 
+    kind = recipe.kind or model.kind  # a fine-tune's recipe names no kind: its source's
     if paired_truth(recipe):
         return translation_picture(model, recipe, path, data_dir)
-    if recipe.kind in ("pix2pix", "cyclegan"):
+    if kind in ("pix2pix", "cyclegan"):
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         unit = io.from_uint8(images[:16])
-        if recipe.kind == "pix2pix":
+        if kind == "pix2pix":
             inputs = model.degrade(unit) if hasattr(model, "degrade") else unit
             outputs = model.translate(inputs)
         else:
@@ -176,10 +177,10 @@ def picture(model, recipe, path, data_dir=None):
             (-1, *np.asarray(outputs).shape[1:])
         )
         return io.save_images(pairs, path, columns=8)
-    if recipe.kind == "classifier":
+    if kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         return io.save_images(io.from_uint8(images[:64]), path, columns=8)
-    if recipe.kind == "cgan":
+    if kind == "cgan":
         labels = [i % model.num_classes for i in range(64)]
         return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
     return io.save_images(model.generate(64, seed=0), path, columns=8)
@@ -201,17 +202,18 @@ def rebuild(
     summary = json.loads((run_dir / "run.json").read_text())
     model = saving.load_model(run_dir / "model.keras", compile=False)
     metrics = evaluate(model, recipe, data_dir)
+    card_kind = recipe.kind or summary["kind"]  # a fine-tune: its source's kind
     card = {
         "schema": card_lib.SCHEMA_VERSION,
         "name": name,
-        "kind": recipe.kind,
+        "kind": card_kind,
         "dataset": recipe.data.dataset,
         "description": recipe.description,
         "recipe": recipe.to_dict(),
         "command": f"tfgen rebuild {name}",
         "files": {
             "keras": f"{name}.keras",
-            "saved_model": None if recipe.kind in ("vae", "classifier") else "1",
+            "saved_model": None if card_kind in ("vae", "classifier") else "1",
         },
         "image_shape": list(summary["image_shape"]),
         "training": {

@@ -1,0 +1,32 @@
+"""`tfgen rebuild` of an entry whose recipe fine-tunes another entry (dcgan_emoji_twitter
+from dcgan_emoji_google): the card takes the source's kind and records the recipe."""
+
+import pathlib
+import shutil
+
+import pytest
+
+from tfgen import saving
+from tfgen.zoo import card as card_lib
+from tfgen.zoo import rebuild
+
+ZOO = pathlib.Path(__file__).resolve().parents[2] / "savedmodels"
+
+
+@pytest.mark.large  # a short fine-tune of a 64x64 DCGAN and its scores: ~1 minute
+def test_rebuild_of_a_finetune_recipe(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFGEN_ZOO_DIR", str(tmp_path / "zoo"))
+    for name in ("dcgan_emoji_google", "classifier_emoji"):  # the source and the extractor
+        shutil.copytree(ZOO / name, tmp_path / "zoo" / name)
+    overrides = ["train.steps=2", "data.limit=128", "evaluate.n=64"]
+    card = rebuild.rebuild("dcgan_emoji_twitter", overrides, run_dir=tmp_path / "run",
+                           data_dir=data_dir, docs_dir=tmp_path / "docs", verbose=0)  # fmt: skip
+    assert card_lib.read_card(tmp_path / "zoo" / "dcgan_emoji_twitter") == card
+    assert card["kind"] == "dcgan" and card["recipe"]["finetune"]["source"] == "dcgan_emoji_google"
+    assert card["training"]["steps"] == 2 and card["files"]["saved_model"] == "1"
+    assert 0 <= card["metrics"]["style_share"] <= 1 and card["metrics"]["fid"] > 0
+    model = saving.load_model(
+        tmp_path / "zoo" / "dcgan_emoji_twitter" / "dcgan_emoji_twitter.keras"
+    )
+    assert model.kind == "dcgan" and model.image_shape == (64, 64, 3)
+    assert (tmp_path / "docs" / "images" / "zoo" / "dcgan_emoji_twitter.png").is_file()
