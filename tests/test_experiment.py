@@ -166,3 +166,19 @@ def test_an_experiment_trains_each_arm_and_measures_curve_fid_style_and_memorisa
     before = (out / "scratch-limit20" / "result.json").stat().st_mtime_ns
     experiment.run(exp, out, data_dir=data_dir, verbose=0)
     assert (out / "scratch-limit20" / "result.json").stat().st_mtime_ns == before
+
+
+def test_cli_finetune_takes_the_few_shot_flags_and_a_precision(tmp_path, tiny_source, data_dir):
+    out = tmp_path / "run"
+    args = ["finetune", str(tiny_source), "--dataset", "emoji_twitter", "--data-dir",
+            str(data_dir), "--limit", "16", "--limit-seed", "1", "--batch-size", "8", "--steps",
+            "2", "--augment", "ada", "--from-ema", "--precision", "mixed_bfloat16", "--out",
+            str(out)]  # fmt: skip
+    assert main(args) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["precision"] == "mixed_bfloat16" and run["augment"] == "ada" and run["from_ema"]
+    assert (run["recipe"]["data"]["limit"], run["recipe"]["data"]["limit_seed"]) == (16, 1)
+    tuned = keras.saving.load_model(out / "model.keras", compile=False)
+    assert tuned.get_config()["augment"] == "ada"
+    conv = next(layer for layer in tuned.generator.layers if "conv" in layer.name)
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"

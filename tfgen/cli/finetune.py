@@ -41,8 +41,26 @@ def add_parser(sub):
     length.add_argument("--steps", type=int, help="training steps in all")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (default 64)")
     p.add_argument("--limit", type=int, help="use only the first N images (few-shot)")
+    p.add_argument(
+        "--limit-seed", type=int, help="with --limit: draw the N images by this seed instead"
+    )
+    p.add_argument(
+        "--augment",
+        choices=("source", "none", "diffaugment", "ada"),
+        help="a GAN's augmentation from now on (default: the source's own)",
+    )
+    p.add_argument(
+        "--from-ema", action="store_true", help="start the generator from the source's EMA"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
+    p.add_argument(
+        "--precision",
+        choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
+        help="dtype policy of the fine-tune, whatever the source was trained in: float32 "
+        "(default), mixed_float16, mixed_bfloat16, auto (mixed_bfloat16 where the device has "
+        "fast bfloat16, else float32)",
+    )
     common.add_checkpoint_every(p)
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=run)
@@ -58,11 +76,13 @@ def recipe_from_flags(args):
         "finetune": {"source": args.source, "freeze_d": args.freeze_d, "freeze_g": args.freeze_g},
     }
     optional = {
-        "data": {"dataset_b": args.dataset_b, "task": args.task, "limit": args.limit},
+        "data": {"dataset_b": args.dataset_b, "task": args.task, "limit": args.limit,
+                 "limit_seed": args.limit_seed},
         "train": {"steps": args.steps, "epochs": args.epochs,
-                  "checkpoint_every": args.checkpoint_every},
+                  "checkpoint_every": args.checkpoint_every, "precision": args.precision},
         "finetune": {"unfreeze_every": args.unfreeze_every,
-                     "block_lr_decay": args.block_lr_decay},
+                     "block_lr_decay": args.block_lr_decay, "augment": args.augment,
+                     "from_ema": args.from_ema or None},
         "optimizer": {"learning_rate": args.learning_rate},
     }  # fmt: skip
     for section, values in optional.items():
