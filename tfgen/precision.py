@@ -94,27 +94,6 @@ def _scales(*optimizers):
     )
 
 
-def computes_in_reduced_precision(model):
-    """Whether any layer of `model` computes in float16 or bfloat16."""
-    return any(
-        getattr(layer, "compute_dtype", "float32") in ("float16", "bfloat16")
-        for layer in model._flatten_layers(include_self=True)
-    )
-
-
-def _float32_policies(config):
-    """`config` (a serialized Keras object) with every mixed dtype policy made float32."""
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy" and str(
-            config.get("config", {}).get("name", "")
-        ).startswith("mixed_"):
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {k: _float32_policies(v) for k, v in config.items()}
-    if isinstance(config, list):
-        return [_float32_policies(v) for v in config]
-    return config
-
-
 def float32_copy(model):
     """`model` rebuilt to compute in float32 with the same weights, or `model` itself when it
     already does.
@@ -123,19 +102,7 @@ def float32_copy(model):
     TFLite has no kernels for those types, so export converts a float32 twin (the weights are
     the same numbers; outputs differ from the mixed model by its rounding only).
     """
-    if not computes_in_reduced_precision(model):
-        return model
-    config = _float32_policies(keras.saving.serialize_keras_object(model))
-    with policy("float32"):
-        twin = keras.saving.deserialize_keras_object(config)
-    weights = model.get_weights()
-    if len(twin.weights) != len(weights):
-        raise ValueError(
-            f"the float32 copy of {model.name} has {len(twin.weights)} weights, "
-            f"the model {len(weights)}"
-        )
-    twin.set_weights(weights)
-    return twin
+    return with_precision(model, "float32")
 
 
 def _output_names(functional_config):
