@@ -101,7 +101,11 @@ def assert_float32_export(model, path):
                 assert np.isfinite(value.numpy()).all(), (name, key)
 
 
-@pytest.mark.parametrize("kind", sorted(RECIPES))
+# DCGAN in the default suite; the other kinds (about 5 s each) with the large tests.
+@pytest.mark.parametrize(
+    "kind",
+    [k if k == "dcgan" else pytest.param(k, marks=pytest.mark.large) for k in sorted(RECIPES)],
+)
 def test_every_kind_trains_saves_and_exports_in_mixed_bfloat16(kind, tmp_path, data_dir):
     model = train(RECIPES[kind], tmp_path / "run", data_dir)
     metrics = assert_finite_run(tmp_path / "run")
