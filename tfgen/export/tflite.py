@@ -161,7 +161,7 @@ def _as_image_array(images, shape, what):
         images = np.concatenate([np.asarray(b) for b in batches]) if batches else np.zeros([0])
     images = np.asarray(images)
     if images.dtype == np.uint8:
-        images = images.astype(np.float32) / 127.5 - 1.0
+        images = io.from_uint8(images)
     if images.ndim == 3 and shape[-1] == 1:
         images = images[..., None]
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape) or len(images) == 0:

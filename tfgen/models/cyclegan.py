@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import augment as augment_lib
-from tfgen import distribute, inference, losses, precision
+from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.contract import TrainingContract
 from tfgen.networks.history_pool import HistoryPool
@@ -40,7 +40,7 @@ def _as_images(x, name):
     """Numpy/tensor images -> float32 [-1, 1]; uint8 is scaled from [0, 255]."""
     x = np.asarray(x)
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / 127.5 - 1.0
+        return io.from_uint8(x)
     if not np.issubdtype(x.dtype, np.floating):
         raise TfgenUsageError(f"{name} must be uint8 or float images, got dtype {x.dtype}")
     return x.astype(np.float32)

@@ -259,7 +259,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.real_images is not None and self.reference_diversity is None:
             real = np.asarray(self.real_images)[: self.n_samples]
             if real.dtype == np.uint8:
-                real = real.astype(np.float32) / 127.5 - 1.0
+                real = io.from_uint8(real)
             self.reference_diversity = mean_pairwise_distance(self._embed(real))
         if self.log_dir is not None and self._writer is None:
             import tensorflow as tf
