@@ -65,19 +65,19 @@ QUICK_MODELS = ("dcgan",)
 
 
 # ------------------------------------------------------------------ measurement helpers
-def matmul_peak_gflops(sizes=(512, 1024, 2048), repeats=30):
-    """The best fp32 GFLOP/s of n x n matmuls over `sizes` (the machine's practical peak).
+def matmul_peak_gflops(sizes=(512, 1024, 2048), repeats=30, dtype="float32"):
+    """The best GFLOP/s of n x n matmuls in `dtype` over `sizes` (the chip's practical peak).
 
     Best of many short calls: on a shared machine a long call is rarely undisturbed (here a
     2048 matmul measured 46 GFLOP/s under load where 512 reached 208).
     """
     import tensorflow as tf
 
-    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
     peak = 0.0
     for n in sizes:
-        a = tf.random.normal([n, n])
-        b = tf.random.normal([n, n])
+        a = tf.cast(tf.random.normal([n, n]), dtype)
+        b = tf.cast(tf.random.normal([n, n]), dtype)
         matmul(a, b).numpy()
         best = float("inf")
         for _ in range(repeats):

@@ -40,25 +40,6 @@ ROWS = {
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def matmul_peak(dtype, sizes=(512, 1024, 2048), repeats=20):
-    """Best GFLOP/s of n x n matmuls in `dtype` (the chip's practical peak in that format)."""
-    import tensorflow as tf
-
-    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
-    peak = 0.0
-    for n in sizes:
-        a = tf.cast(tf.random.normal([n, n]), dtype)
-        b = tf.cast(tf.random.normal([n, n]), dtype)
-        matmul(a, b).numpy()
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            matmul(a, b).numpy()
-            best = min(best, time.perf_counter() - start)
-        peak = max(peak, 2 * n**3 / best / 1e9)
-    return peak
-
-
 def build(row, precision, data_dir):
     """(model, dataset, recipe) of `row` under `precision`, as the training job builds them."""
     import keras
@@ -178,7 +159,9 @@ def main(argv=None):
 
     chip = hardware.describe()
     print(f"chip: {chip}", flush=True)
-    peaks = {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}
+    from benchmark import matmul_peak_gflops
+
+    peaks = {p: matmul_peak_gflops(repeats=20, dtype=p) for p in ("float32", "bfloat16")}
     print(
         f"matmul peak: float32 {peaks['float32']:.0f} GFLOP/s, bfloat16 {peaks['bfloat16']:.0f} "
         f"GFLOP/s ({peaks['bfloat16'] / peaks['float32']:.1f}x)",

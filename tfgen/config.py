@@ -294,15 +294,20 @@ def check(recipe, where="recipe"):
     return recipe
 
 
-def load(path, overrides=()):
-    """Reads a recipe file and applies `--set key=value` overrides (e.g. `train.steps=200`)."""
+def read_toml(path, what="recipe"):
+    """A TOML file as dicts; a missing or invalid file is a usage error naming it."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise TfgenUsageError(f"recipe {path} not found")
+        raise TfgenUsageError(f"{what} {path} not found")
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise TfgenUsageError(f"{path}: not valid TOML: {e}") from e
+
+
+def load(path, overrides=()):
+    """Reads a recipe file and applies `--set key=value` overrides (e.g. `train.steps=200`)."""
+    raw = read_toml(path)
     return from_dict(apply_overrides(raw, overrides), where=str(path))
 
 

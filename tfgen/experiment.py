@@ -23,7 +23,6 @@ import dataclasses
 import itertools
 import json
 import pathlib
-import tomllib
 
 import numpy as np
 
@@ -75,12 +74,7 @@ def _run_name(arm, values):
 def load(path, overrides=()):
     """The `Experiment` of a TOML file; `overrides` (`section.key=value`) change every run."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise TfgenUsageError(f"no experiment file {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise TfgenUsageError(f"{path}: not valid TOML ({e})") from None
+    raw = config.read_toml(path, what="experiment file")
     unknown = set(raw) - {"description", "sweep", "measure", "base", "arms"}
     if unknown:
         raise TfgenUsageError(

@@ -96,3 +96,17 @@ def add_dataset_b(parser):
 
 def add_task(parser, help):
     parser.add_argument("--task", choices=("inpaint", "superres", "colorize"), help=help)
+
+
+def add_precision(parser, what="dtype policy"):
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
+        help=f"{what}: float32 (default), mixed_float16 (GPU, with loss scaling), "
+        "mixed_bfloat16 (TPU, recent CPUs/GPUs), auto (mixed_bfloat16 where the device has "
+        "fast bfloat16: TPU, GPU >= 8.0, CPU with AMX-BF16; else float32)",
+    )
+
+
+def add_overrides(parser, help):
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides", help=help)

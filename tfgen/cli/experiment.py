@@ -13,13 +13,7 @@ def add_parser(sub):
         "file", help="the experiment, e.g. recipes/experiments/fewshot_emoji_twitter.toml"
     )
     p.add_argument("--out", required=True, help="its folder: one sub-folder per run, report.md")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override a recipe key in every run, e.g. --set train.steps=200",
-    )
+    common.add_overrides(p, "override a recipe key in every run, e.g. --set train.steps=200")
     p.add_argument("--arms", help="run only these arms (comma-separated); the report has all done")
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(

@@ -54,13 +54,7 @@ def add_parser(sub):
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
-    p.add_argument(
-        "--precision",
-        choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
-        help="dtype policy of the fine-tune, whatever the source was trained in: float32 "
-        "(default), mixed_float16, mixed_bfloat16, auto (mixed_bfloat16 where the device has "
-        "fast bfloat16, else float32)",
-    )
+    common.add_precision(p, "dtype policy of the fine-tune, whatever its source was trained in")
     common.add_checkpoint_every(p)
     p.add_argument("--out", required=True, help="run folder")
     p.set_defaults(func=run)

@@ -9,12 +9,8 @@ def add_parser(sub):
         help="rebuild a zoo entry from its recipe: train, evaluate, card, savedmodels/, docs",
     )
     p.add_argument("name", help="zoo entry, e.g. dcgan_mnist (its recipe: recipes/NAME.toml)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override a recipe key (recorded in the card's notes), e.g. --set train.steps=200",
+    common.add_overrides(
+        p, "override a recipe key (recorded in the card's notes), e.g. --set train.steps=200"
     )
     p.add_argument("--run-dir", help="the training run's folder (default runs/NAME; resumes)")
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")

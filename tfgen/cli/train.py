@@ -24,12 +24,8 @@ def add_parser(sub):
     p.add_argument(
         "--config", metavar="RECIPE", help="a recipe file (TOML), e.g. recipes/dcgan_mnist.toml"
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override a recipe key, e.g. --set train.steps=200 (repeatable; TOML values)",
+    common.add_overrides(
+        p, "override a recipe key, e.g. --set train.steps=200 (repeatable; TOML values)"
     )
     p.add_argument(
         "--dataset", help="TFDS name, IDX folder, image folder, .npz or emoji_google/emoji_twitter"
@@ -48,13 +44,7 @@ def add_parser(sub):
     p.add_argument("--image-size", type=int, help="resize images to N x N")
     p.add_argument("--channels", type=int, choices=(1, 3))
     p.add_argument("--strategy", help="auto (default), one, mirrored, multiworker, tpu")
-    p.add_argument(
-        "--precision",
-        choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
-        help="dtype policy: float32 (default), mixed_float16 (GPU, with loss scaling), "
-        "mixed_bfloat16 (TPU, recent CPUs/GPUs), auto (mixed_bfloat16 where the device has "
-        "fast bfloat16: TPU, GPU >= 8.0, CPU with AMX-BF16; else float32)",
-    )
+    common.add_precision(p)
     p.add_argument(
         "--jit",
         choices=("auto", "on", "off"),
