@@ -160,6 +160,13 @@ def test_an_experiment_trains_each_arm_and_measures_curve_fid_style_and_memorisa
     assert tuned["augment"] == "ada" and tuned["from_ema"] is True
     saved = keras.saving.load_model(out / "tuned-limit20" / "model.keras", compile=False)
     assert saved.get_config()["augment"] == "ada"
+    # The arms' picture: a row of training images, then a row of each arm's samples.
+    from PIL import Image
+
+    picture = np.asarray(Image.open(out / "arms-limit20.png"))
+    assert picture.shape == (3 * 66 + 2, 8 * 66 + 2, 3)
+    first = train_images[np.linspace(0, 19, 8).round().astype(int)[0]]
+    np.testing.assert_array_equal(picture[2:66, 2:66], first)
     report = (out / "report.md").read_text()
     assert "## data.limit = 20" in report and "| scratch |" in report and "| tuned |" in report
     # Done runs are not trained again.

@@ -207,11 +207,34 @@ def run(experiment, out, data_dir=None, verbose=2, only=None):
                   "wall_time_s": summary.get("wall_time_s"), "steps": summary.get("steps"),
                   **figures}  # fmt: skip
         io.save_images(samples[:64], folder / "samples.png", columns=8)
+        io.save_images(samples[:16], folder / "samples.npy")  # for the arms' picture
         with io.atomic_path(folder / "result.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2))
     results = collect(experiment, out)
     (out / "report.md").write_text(report(experiment, results))
+    pictures(experiment, out, data_dir)
     return results
+
+
+def pictures(experiment, out, data_dir=None, per_row=8):
+    """`out/arms-<sweep>.png` per sweep value: a row of training images, then one row of
+    samples per arm (in the file's order), from the runs done."""
+    out = pathlib.Path(out)
+    groups = {}
+    for r in experiment.runs:
+        if (out / r.name / "samples.npy").is_file():
+            groups.setdefault(json.dumps(r.sweep), []).append(r)
+    written = []
+    for key, runs in groups.items():
+        train = training_images(runs[0].recipe, data_dir)
+        pick = np.linspace(0, len(train) - 1, per_row).round().astype(int)
+        rows = [io.from_uint8(train[pick])]
+        rows += [io.from_uint8(np.load(out / r.name / "samples.npy")[:per_row]) for r in runs]
+        suffix = "-".join(_run_name("", json.loads(key)).split("-")[1:]) or "all"
+        path = out / f"arms-{suffix}.png"
+        io.save_images(np.concatenate(rows), path, columns=per_row)
+        written.append(path)
+    return written
 
 
 def collect(experiment, out):
