@@ -29,15 +29,15 @@ def _entry(name):
     return card, model
 
 
-def _emoji(dataset, n=6):
+def _emoji(dataset, data_dir, n=6):
     from tfgen.evaluation.paired_translation import paired_test_images
 
     other = "emoji_twitter" if dataset == "emoji_google" else "emoji_google"
-    x, _, _ = paired_test_images(dataset, other, "test")
+    x, _, _ = paired_test_images(dataset, other, "test", data_dir)
     return x[np.linspace(0, len(x) - 1, n).round().astype(int)]
 
 
-def _cases(card, model):
+def _cases(card, model, data_dir):
     """(SavedModel signature, its inputs, the Keras model's answer) for each way the entry is
     served."""
     if card["kind"] in ("dcgan", "wgan_gp"):
@@ -45,20 +45,18 @@ def _cases(card, model):
         return [("serving_default", {"z": z}, model.sampling_generator(z, training=False))]
     d = card["recipe"]["data"]
     if card["kind"] == "pix2pix":
-        x = _emoji(d["dataset"])
+        x = _emoji(d["dataset"], data_dir)
         return [("translate_uint8", {"images": x}, model.translate(io.from_uint8(x)))]
     cases = []
     for direction, dataset in (("a2b", d["dataset"]), ("b2a", d["dataset_b"])):
-        x = _emoji(dataset)
+        x = _emoji(dataset, data_dir)
         answer = model.translate(io.from_uint8(x), direction=direction)
         cases.append((f"{direction}_uint8", {"images": x}, answer))
     return cases
 
 
 def _max_diff(card):
-    return (
-        1e-5 if card["recipe"].get("train", {}).get("precision", "float32") == "float32" else 2e-2
-    )
+    return 1e-5 if card["recipe"].get("train", {}).get("precision", "float32") == "float32" else 0.1
 
 
 def test_there_are_colour_entries():
@@ -69,7 +67,7 @@ def test_there_are_colour_entries():
 def test_saved_model_signatures_match_keras(name, data_dir):
     card, model = _entry(name)
     loaded = tf.saved_model.load(str(ZOO / name / card["files"]["saved_model"]))
-    for signature, inputs, expected in _cases(card, model):
+    for signature, inputs, expected in _cases(card, model, data_dir):
         fn = loaded.signatures[signature]
         for spec in fn.structured_input_signature[1].values():
             assert spec.dtype in (tf.float32, tf.uint8)
@@ -79,7 +77,11 @@ def test_saved_model_signatures_match_keras(name, data_dir):
         diff = np.abs(out["images"].numpy() - np.asarray(expected))
         # The same bfloat16 graph, but the SavedModel's is optimised on its own (other op
         # fusions round elsewhere): bfloat16's rounding, not float32's.
-        assert diff.max() <= _max_diff(card) and diff.mean() <= _max_diff(card) / 10, diff.max()
+        # (measured: max 0.036, mean 0.0008 through the CycleGAN's 4 residual blocks)
+        assert diff.max() <= _max_diff(card) and diff.mean() <= _max_diff(card) / 20, (
+            diff.max(),
+            diff.mean(),
+        )
 
 
 @pytest.mark.parametrize("name", COLOUR)
@@ -90,7 +92,7 @@ def test_float32_tflite_matches_keras(name, data_dir):
     twin = precision.float32_copy(model)
     interpreter = tflite.interpreter(tflite.convert(model, batch_size=1))
     for (signature, inputs, expected), (_, _, expected32) in zip(
-        _cases(card, model), _cases(card, twin), strict=True
+        _cases(card, model, data_dir), _cases(card, twin, data_dir), strict=True
     ):
         # The TFLite file takes float32 images: pix2pix's one signature, CycleGAN's a2b/b2a.
         tflite_signature = {"translate_uint8": "serving_default"}.get(
