@@ -144,14 +144,13 @@ def training_images(recipe, data_dir=None):
     return images
 
 
-def final_figures(model, recipe, measure, extractor, real_images, data_dir=None):
+def final_figures(model, recipe, measure, extractor, real_images, real_features, data_dir=None):
     """FID, style figures (emoji sets) and memorisation of a trained run's samples."""
     from tfgen.evaluation import metrics
     from tfgen.evaluation.style import STYLE_GROUPS, style_figures
 
     samples = model.generate(measure.n, seed=measure.seed)
     features, probs = extractor.features_and_probabilities(samples)
-    real_features = extractor.features(real_images)
     figures = {"fid": round(float(metrics.fid(features, real_features)), 4)}
     if recipe.data.dataset in STYLE_GROUPS:
         figures |= style_figures(probs, recipe.data.dataset)
@@ -195,11 +194,14 @@ def run(experiment, out, data_dir=None, verbose=2, only=None):
         extractor = get_extractor(r.recipe.evaluate.extractor or d.dataset)
         real_images, _ = data.load_arrays(d.dataset, m.split, d.image_size, data_dir,
                                           d.background)  # fmt: skip
-        curve = QualityCurve(extractor.features(real_images), extractor, m.every, m.n, m.seed)
+        real_features = extractor.features(real_images)  # for the curve and the final FID
+        curve = QualityCurve(real_features, extractor, m.every, m.n, m.seed)
         print(f"experiment: {r.name}", flush=True)
         model = job.run(r.recipe, folder, verbose=verbose, data_dir=data_dir,
                         extra_callbacks=[curve])  # fmt: skip
-        figures, samples = final_figures(model, r.recipe, m, extractor, real_images, data_dir)
+        figures, samples = final_figures(
+            model, r.recipe, m, extractor, real_images, real_features, data_dir
+        )
         summary = json.loads((folder / "run.json").read_text())
         result = {"run": r.name, "arm": r.arm, "sweep": r.sweep, "curve": curve.curve,
                   "best_fid": min(f for _, f in curve.curve),
