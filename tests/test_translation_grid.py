@@ -44,3 +44,14 @@ def test_unpaired_grid_shows_six_rows_of_fixed_arrays(tmp_path):
 def test_unknown_kind_is_refused(tmp_path):
     with pytest.raises(TfgenUsageError, match="'paired' or 'unpaired'"):
         TranslationGrid(tmp_path, (images(1), images(1)), "images")
+
+
+def test_side_by_side_interleaves_each_items_images_and_widens_grey():
+    from tfgen import io
+
+    grey, colour = images(3), images(3, (28, 28, 3), seed=1)
+    rows = io.side_by_side([grey, colour])
+    assert rows.shape == (6, 28, 28, 3)
+    np.testing.assert_array_equal(rows[0], np.repeat(grey[0], 3, axis=-1))
+    np.testing.assert_array_equal(rows[1], colour[0])
+    np.testing.assert_array_equal(rows[5], colour[2])

@@ -288,7 +288,8 @@ def test_cli_train_translate_and_errors(tmp_path, capsys):
         )
         == 0
     )
-    assert (tmp_path / "hi.png").exists()
+    # Three rows of input (7x7, shown at 28x28) | output, with 2-pixel gaps.
+    assert np.asarray(Image.open(tmp_path / "hi.png")).shape[:2] == (3 * 30 + 2, 2 * 30 + 2)
     assert cli.main(["sample", model_file, "--out", str(tmp_path / "s.png")]) == 2
     assert "translate" in capsys.readouterr().err
     colorize = ["train", "pix2pix", "--dataset", str(path), "--task", "colorize", "--steps", "1"]

@@ -111,10 +111,8 @@ def run(args):
     if out.suffix.lower() == ".png":
         columns = [images, outputs] + ([targets] if targets is not None else [])
         columns = [_at_size(c, outputs.shape[1:3]) for c in columns]  # superres: small inputs
-        channels = max(c.shape[-1] for c in columns)
-        columns = [np.repeat(c, channels, -1) if c.shape[-1] < channels else c for c in columns]
-        rows = np.stack(columns, axis=1).reshape((-1, *outputs.shape[1:-1], channels))
-        path = io.save_images(rows, out, columns=len(columns) * (2 if len(outputs) > 8 else 1))
+        path = io.save_images(io.side_by_side(columns), out,
+                              columns=len(columns) * (2 if len(outputs) > 8 else 1))  # fmt: skip
     else:
         path = io.save_images(outputs, out)
     print(f"wrote {path} ({len(outputs)} images)")

@@ -128,17 +128,16 @@ def translation_picture(model, recipe, path, data_dir=None, n=8):
 
     directions = _directions(recipe)
     per_direction = n if len(directions) > 1 else 2 * n
-    columns = []
+    columns = []  # six image sets of n: input, output, truth, then again
     for _, direction, source, truth in directions:
         x, y, _ = pt.paired_test_images(source, truth, "test", data_dir)
         pick = np.linspace(0, len(x) - 1, per_direction).round().astype(int)
         unit_x, unit_y = io.from_uint8(x[pick]), io.from_uint8(y[pick])
         out = model.translate(unit_x, direction=direction) if direction else model.translate(unit_x)
-        columns.append(np.stack([unit_x, np.asarray(out), unit_y], axis=1))  # N x 3 x H x W x C
-    if len(columns) == 1:  # one direction: its first and second halves side by side
-        columns = [columns[0][:n], columns[0][n:]]
-    rows = np.concatenate(columns, axis=1)  # n x 6 x H x W x C
-    return io.save_images(rows.reshape((-1, *rows.shape[2:])), path, columns=6)
+        columns += [unit_x, np.asarray(out), unit_y]
+    if len(directions) == 1:  # one direction: its first and second halves side by side
+        columns = [c[:n] for c in columns] + [c[n:] for c in columns]
+    return io.save_images(io.side_by_side(columns), path, columns=6)
 
 
 def grouped_accuracy(model, images, labels, size):
@@ -173,10 +172,7 @@ def picture(model, recipe, path, data_dir=None):
             outputs = model.translate(inputs)
         else:
             inputs, outputs = unit, model.translate(unit, direction="a2b")
-        pairs = np.stack([np.asarray(inputs), np.asarray(outputs)], axis=1).reshape(
-            (-1, *np.asarray(outputs).shape[1:])
-        )
-        return io.save_images(pairs, path, columns=8)
+        return io.save_images(io.side_by_side([inputs, outputs]), path, columns=8)
     if kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         return io.save_images(io.from_uint8(images[:64]), path, columns=8)
