@@ -101,6 +101,9 @@ def test_finetune_can_start_from_the_ema_and_swap_the_augmentation(tiny_source):
     assert model.augmenter is None
     finetuning.swap_augmentation(model, "ada")
     assert model.get_config()["augment"] == "ada"
+    assert model.get_config()["ada_speed_images"] == 500_000  # the default, made for long runs
+    finetuning.swap_augmentation(model, "ada", ada_speed_images=10_000)
+    assert model.get_config()["ada_speed_images"] == 10_000
     finetuning.swap_augmentation(model, "none")
     assert model.augmenter is None and "augment" not in model.get_config()
     plain = DCGAN(image_shape=(64, 64, 3), latent_dim=8, g_width=4, d_width=4)
@@ -160,13 +163,17 @@ def test_an_experiment_trains_each_arm_and_measures_curve_fid_style_and_memorisa
     assert tuned["augment"] == "ada" and tuned["from_ema"] is True
     saved = keras.saving.load_model(out / "tuned-limit20" / "model.keras", compile=False)
     assert saved.get_config()["augment"] == "ada"
-    # The arms' picture: a row of training images, then a row of each arm's samples.
+    # The arms' picture: a row of training images, then a row of each arm's samples, each
+    # row named in a margin on the left.
     from PIL import Image
 
     picture = np.asarray(Image.open(out / "arms-limit20.png"))
-    assert picture.shape == (3 * 66 + 2, 8 * 66 + 2, 3)
+    margin = picture.shape[1] - (8 * 66 + 2)
+    assert picture.shape[0] == 3 * 66 + 2 and margin > 20
     first = train_images[np.linspace(0, 19, 8).round().astype(int)[0]]
-    np.testing.assert_array_equal(picture[2:66, 2:66], first)
+    np.testing.assert_array_equal(picture[2:66, margin + 2 : margin + 66], first)
+    for row in range(3):  # a label's dark pixels beside every row
+        assert picture[2 + 66 * row : 66 * (row + 1), :margin].min() < 100
     report = (out / "report.md").read_text()
     assert "## data.limit = 20" in report and "| scratch |" in report and "| tuned |" in report
     # Done runs are not trained again.
@@ -179,13 +186,19 @@ def test_cli_finetune_takes_the_few_shot_flags_and_a_precision(tmp_path, tiny_so
     out = tmp_path / "run"
     args = ["finetune", str(tiny_source), "--dataset", "emoji_twitter", "--data-dir",
             str(data_dir), "--limit", "16", "--limit-seed", "1", "--batch-size", "8", "--steps",
-            "2", "--augment", "ada", "--from-ema", "--precision", "mixed_bfloat16", "--out",
-            str(out)]  # fmt: skip
+            "2", "--augment", "ada", "--ada-speed-images", "10000", "--from-ema", "--precision",
+            "mixed_bfloat16", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["precision"] == "mixed_bfloat16" and run["augment"] == "ada" and run["from_ema"]
     assert (run["recipe"]["data"]["limit"], run["recipe"]["data"]["limit_seed"]) == (16, 1)
     tuned = keras.saving.load_model(out / "model.keras", compile=False)
     assert tuned.get_config()["augment"] == "ada"
+    assert tuned.get_config()["ada_speed_images"] == run["ada_speed_images"] == 10_000
+    # The pace belongs to the ADA a fine-tune swaps in, and is a positive number of images.
+    for finetune_table in ({"ada_speed_images": 10_000}, {"augment": "ada", "ada_speed_images": 0}):
+        with pytest.raises(TfgenUsageError, match="finetune.ada_speed_images paces the ADA"):
+            config.from_dict({"data": {"dataset": "mnist"},
+                              "finetune": {"source": "dcgan_mnist", **finetune_table}})  # fmt: skip
     conv = next(layer for layer in tuned.generator.layers if "conv" in layer.name)
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"

@@ -220,7 +220,7 @@ def run(experiment, out, data_dir=None, verbose=2, only=None):
 
 def pictures(experiment, out, data_dir=None, per_row=8):
     """`out/arms-<sweep>.png` per sweep value: a row of training images, then one row of
-    samples per arm (in the file's order), from the runs done."""
+    samples per arm (in the file's order), from the runs done; each row named on the left."""
     out = pathlib.Path(out)
     groups = {}
     for r in experiment.runs:
@@ -234,7 +234,9 @@ def pictures(experiment, out, data_dir=None, per_row=8):
         rows += [io.from_uint8(np.load(out / r.name / "samples.npy")[:per_row]) for r in runs]
         suffix = "-".join(_run_name("", json.loads(key)).split("-")[1:]) or "all"
         path = out / f"arms-{suffix}.png"
-        io.save_images(np.concatenate(rows), path, columns=per_row)
+        grid = io.image_grid(io.to_uint8(np.concatenate(rows)), columns=per_row)
+        labels = [f"training ({len(train)})"] + [r.arm for r in runs]
+        io.save_png(io.label_rows(grid, labels, rows[0].shape[1]), path)
         written.append(path)
     return written
 

@@ -138,6 +138,25 @@ def image_grid(images, columns=None, padding=2):
     return grid
 
 
+def label_rows(grid, labels, row_height, padding=2):
+    """`grid` (uint8 [H, W, C] from `image_grid`) with a white margin on the left that names
+    each row: `labels[i]` beside row i, in Pillow's default font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    margin = 8 + max(int(measure.textlength(str(label), font=font)) for label in labels)
+    grid = np.asarray(grid)
+    canvas = Image.new("RGB", (grid.shape[1] + margin, grid.shape[0]), "white")
+    canvas.paste(Image.fromarray(grid if grid.shape[-1] == 3 else np.repeat(grid, 3, -1)),
+                 (margin, 0))  # fmt: skip
+    draw = ImageDraw.Draw(canvas)
+    for i, label in enumerate(labels):
+        middle = padding + i * (row_height + padding) + row_height // 2
+        draw.text((4, middle), str(label), fill="black", font=font, anchor="lm")
+    return np.asarray(canvas)
+
+
 def save_png(array, path):
     """Writes a uint8 image [H, W, C] (C = 1 or 3) as PNG, atomically."""
     from PIL import Image
