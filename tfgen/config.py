@@ -136,6 +136,11 @@ class Finetune:
     from_ema: bool = _key(
         False, "start the generator from the source's EMA weights (models that keep one)"
     )
+    ada_speed_images: int | None = _key(
+        None,
+        "with augment = ada: real images over which ADA's probability can go from 0 to 1 "
+        "(default 500,000, made for long runs; a few-shot budget needs far fewer)",
+    )
 
 
 @dataclasses.dataclass
@@ -279,6 +284,11 @@ def check(recipe, where="recipe"):
     if not f.source and (f.augment != "source" or f.from_ema):
         key = "augment" if f.augment != "source" else "from_ema"
         raise TfgenUsageError(f"{where}: finetune.{key} changes a fine-tune; set finetune.source")
+    if f.ada_speed_images is not None and (f.augment != "ada" or f.ada_speed_images < 1):
+        raise TfgenUsageError(
+            f"{where}: finetune.ada_speed_images paces the ADA a fine-tune swaps in: set "
+            f"finetune.augment = 'ada' and a positive number (got {f.ada_speed_images})"
+        )
     opt = recipe.optimizer
     if opt.schedule == "piecewise" and len(opt.values) != len(opt.boundaries) + 1:
         raise TfgenUsageError(

@@ -52,6 +52,12 @@ def add_parser(sub):
     p.add_argument(
         "--from-ema", action="store_true", help="start the generator from the source's EMA"
     )
+    p.add_argument(
+        "--ada-speed-images",
+        type=int,
+        help="with --augment ada: real images over which ADA's probability can go from 0 to 1 "
+        "(default 500,000; a few-shot run of 16,000 images needs about 10,000)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
     common.add_precision(p, "dtype policy of the fine-tune, whatever its source was trained in")
@@ -76,7 +82,8 @@ def recipe_from_flags(args):
                   "checkpoint_every": args.checkpoint_every, "precision": args.precision},
         "finetune": {"unfreeze_every": args.unfreeze_every,
                      "block_lr_decay": args.block_lr_decay, "augment": args.augment,
-                     "from_ema": args.from_ema or None},
+                     "from_ema": args.from_ema or None,
+                     "ada_speed_images": args.ada_speed_images},
         "optimizer": {"learning_rate": args.learning_rate},
     }  # fmt: skip
     for section, values in optional.items():

@@ -56,9 +56,10 @@ def start_from_ema(model):
     model.generator.set_weights(model.ema_generator.get_weights())
 
 
-def swap_augmentation(model, augment):
+def swap_augmentation(model, augment, ada_speed_images=None):
     """Gives a GAN another discriminator augmentation (`none`, `diffaugment`, `ada`) for
-    the fine-tune; the saved model records it."""
+    the fine-tune; the saved model records it. `ada_speed_images` paces ADA (the default,
+    500,000 images, lets its probability rise by only 0.03 in 1,000 steps of 16)."""
     from tfgen import augment as augment_lib
     from tfgen.models.gan import GAN
 
@@ -66,7 +67,8 @@ def swap_augmentation(model, augment):
         raise TfgenUsageError(
             f"finetune.augment swaps a GAN's augmentation; a {model.kind} keeps its own"
         )
-    model.augmenter = augment_lib.get(augment, seed=model.seed)
+    pace = {} if ada_speed_images is None else {"speed_images": int(ada_speed_images)}
+    model.augmenter = augment_lib.get(augment, seed=model.seed, **pace)
 
 
 def finetune(
@@ -95,6 +97,7 @@ def finetune(
     recipe=None,
     augment="source",
     from_ema=False,
+    ada_speed_images=None,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -125,6 +128,8 @@ def finetune(
         augment: str. A GAN's augmentation from now on: `"source"` (its own), `"none"`,
             `"diffaugment"` or `"ada"` (e.g. ADA for a few-shot fine-tune).
         from_ema: bool. Start the generator from the source's EMA weights.
+        ada_speed_images: int or None. With `augment="ada"`: the real images over which
+            ADA's probability can go from 0 to 1 (default 500,000).
     """
     from tfgen.data.paired import resolve_task_options
 
@@ -143,6 +148,7 @@ def finetune(
         "lr_decay": lr_decay,
         "augment": augment,
         "from_ema": bool(from_ema),
+        "ada_speed_images": ada_speed_images,
     }
 
     def starting_model():  # called by the job inside its strategy scope
@@ -157,7 +163,7 @@ def finetune(
         if from_ema:
             start_from_ema(model)
         if augment != "source":
-            swap_augmentation(model, augment)
+            swap_augmentation(model, augment, ada_speed_images)
         run_info["frozen_at_start"] = apply_recipe(model, freeze_d, freeze_g, False)
         if task is not None and getattr(model, "task", task) != task:
             # A pix2pix model adapted to another task translates for that one from now on
@@ -186,7 +192,8 @@ def finetune(
             finetune=config.Finetune(source=run_info["source"], freeze_d=freeze_d,
                                      freeze_g=freeze_g, unfreeze_every=unfreeze_every,
                                      block_lr_decay=lr_decay, augment=augment,
-                                     from_ema=bool(from_ema)),
+                                     from_ema=bool(from_ema),
+                                     ada_speed_images=ada_speed_images),
         )  # fmt: skip
     return job.run(
         recipe,
@@ -245,4 +252,5 @@ def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
         recipe=recipe,
         augment=f.augment,
         from_ema=f.from_ema,
+        ada_speed_images=f.ada_speed_images,
     )
