@@ -168,14 +168,19 @@ def save_png(array, path):
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def same_channels(image_sets):
+    """The image sets as arrays, those with fewer channels repeated up to the most (grey
+    shown beside RGB in one grid)."""
+    image_sets = [np.asarray(s) for s in image_sets]
+    channels = max(s.shape[-1] for s in image_sets)
+    return [np.repeat(s, channels, -1) if s.shape[-1] < channels else s for s in image_sets]
+
+
 def side_by_side(image_sets):
     """Equal-length image sets [N, H, W, C] interleaved item by item ([N * len(sets), H, W, C]),
     so a grid of `len(sets)` columns shows each item's images next to each other (input |
     output | truth); sets with fewer channels are repeated up to the most (grey beside RGB)."""
-    channels = max(np.shape(s)[-1] for s in image_sets)
-    image_sets = [np.asarray(s) for s in image_sets]
-    image_sets = [np.repeat(s, channels, -1) if s.shape[-1] < channels else s for s in image_sets]
-    stacked = np.stack(image_sets, axis=1)  # N x sets x H x W x C
+    stacked = np.stack(same_channels(image_sets), axis=1)  # N x sets x H x W x C
     return stacked.reshape((-1, *stacked.shape[2:]))
 
 

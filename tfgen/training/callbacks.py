@@ -128,8 +128,7 @@ class TranslationGrid(keras.callbacks.Callback):
             fake_a,
             model.translate(fake_a, "a2b"),
         ]
-        channels = max(r.shape[-1] for r in rows)
-        rows = [np.repeat(r, channels, axis=-1) if r.shape[-1] != channels else r for r in rows]
+        rows = io.same_channels(rows)
         return io.image_grid(io.to_uint8(np.concatenate(rows)), columns=len(images_a))
 
     def on_epoch_end(self, epoch, logs=None):
