@@ -123,12 +123,33 @@ def test_bad_decay_is_a_usage_error(bad):
         DCGAN(latent_dim=8, g_width=8, d_width=8, ema=bad)
 
 
-def test_models_without_an_average_refuse_it(tmp_path, mnist_dir, capsys):
-    from tfgen import cli
+def test_pix2pix_translates_and_exports_with_its_average(tmp_path):
     from tfgen.models import Pix2Pix
 
-    with pytest.raises(TfgenUsageError, match="keeps no generator EMA"):
-        Pix2Pix(g_width=8, d_width=8, ema=0.99)
+    model = Pix2Pix(image_shape=(16, 16, 3), g_width=8, d_width=8, ema=0.9)
+    model.compile()
+    rng = np.random.default_rng(0)
+    pairs = rng.uniform(-1, 1, (2, 8, 16, 16, 3)).astype(np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((pairs[0], pairs[1])).batch(4).repeat()
+    model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)
+    x = pairs[0][:4]
+    averaged, raw = model.translate(x), model.translate(x, use_ema=False)
+    np.testing.assert_allclose(averaged, model.ema_generator(x, training=False), atol=1e-6)
+    np.testing.assert_allclose(raw, model.generator(x, training=False), atol=1e-6)
+    assert np.abs(averaged - raw).max() > 1e-4
+    model.save(tmp_path / "p.keras")
+    loaded = saving.load_model(tmp_path / "p.keras")
+    assert loaded.ema == 0.9
+    np.testing.assert_array_equal(loaded.translate(x), averaged)
+    export.saved_model(model, tmp_path / "served", version=1)
+    served = tf.saved_model.load(str(tmp_path / "served" / "1"))
+    out = served.signatures["serving_default"](images=x)["images"].numpy()
+    np.testing.assert_allclose(out, averaged, atol=1e-5)
+
+
+def test_models_without_an_average_refuse_it(tmp_path, mnist_dir, capsys):
+    from tfgen import cli
+
     args = ["train", "vae", "--dataset", str(mnist_dir), "--ema", "0.999", "--steps", "1"]
     assert cli.main([*args, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()

@@ -57,6 +57,6 @@ def refuse_ema(kind, options, where=""):
     """`--ema` on a model that keeps no generator average gets its own reason."""
     if "ema" in options and "ema" not in MODEL_OPTIONS.get(kind, ()):
         raise TfgenUsageError(
-            f"{where}--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
+            f"{where}--ema averages a GAN's generator (dcgan, wgan_gp, cgan, pix2pix); "
             f"{kind} does not keep one"
         )

@@ -9,7 +9,7 @@ EXPECTED = {
     "wgan_gp": ("images", True, False),
     "cgan": ("labelled", True, False),
     "vae": ("images", False, False),
-    "pix2pix": ("paired", False, False),
+    "pix2pix": ("paired", True, False),
     "cyclegan": ("unpaired", False, True),
 }
 

@@ -168,7 +168,7 @@ def pix2pix_signatures(module, model):
     (`translate_uint8`). Outputs: `images` float32 [-1, H, W, C_out] in [-1, 1];
     `images_uint8` uint8 [-1, H, W, C_out].
     """
-    module.generator = model.generator
+    module.generator = model.sampling_generator  # the EMA copy when the model keeps one
     translate, translate_uint8 = _translation_pair(module.generator, "the pix2pix generator")
     return {
         "serving_default": translate,

@@ -110,7 +110,7 @@ def _translator(generator, batch_size, domain):
 
 
 def _pix2pix_functions(model, batch_size):
-    return {"serving_default": _translator(model.generator, batch_size, "a")}
+    return {"serving_default": _translator(model.sampling_generator, batch_size, "a")}
 
 
 def _cyclegan_functions(model, batch_size):

@@ -20,8 +20,8 @@ class TrainingContract:
       model's `output_channels` and `task`, an unpaired model's `image_shape_b`) and the
       run's picture: a `SampleGrid` from fixed noise for `"images"` and `"labelled"`, a
       translation grid of one fixed batch for `"paired"` and `"unpaired"`.
-    - `supports_ema`: whether the model keeps an EMA of a noise-to-image generator
-      (`--ema`), which is also what `--monitor` samples from.
+    - `supports_ema`: whether the model can keep an EMA of its generator (`--ema`): what
+      samples (and what `--monitor` samples from, for noise-to-image models) or translates.
     - `schedules_over_run`: whether `compile` takes `total_steps`, the run's length, for a
       learning rate that follows it (CycleGAN's linear decay to 0).
     - `optimizer_slots`: the attributes (and `compile` arguments) holding the model's

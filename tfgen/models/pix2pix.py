@@ -51,10 +51,10 @@ class Pix2Pix(GAN):
         seed: int. Kept for the config (pix2pix draws no latent noise).
     """
 
-    # The training job's contract: (input, target) pairs; it translates rather than samples,
-    # so it keeps no generator average.
+    # The training job's contract: (input, target) pairs. `ema` keeps a moving average of the
+    # generator that translates, evaluates and exports, as a noise-to-image GAN's samples.
     data_kind = "paired"
-    supports_ema = False
+    supports_ema = True
 
     def __init__(
         self,
@@ -169,11 +169,12 @@ class Pix2Pix(GAN):
         precision.apply_loss_gradients(tape, d_loss, (self.d_optimizer, d_vars))
         precision.apply_loss_gradients(tape, g_loss, (self.g_optimizer, g_vars))
         del tape
+        self.update_ema()
         return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
 
     def test_step(self, data):
         inputs, targets = self.unpack(data)
-        outputs = self.generator(inputs, training=False)
+        outputs = self.sampling_generator(inputs, training=False)
         per_example = self.losses_for(inputs, targets, outputs, training=False)
         logs = {k: tf.reduce_mean(v) for k, v in per_example.items()}
         logs["psnr"] = tf.reduce_mean(tf.image.psnr(targets, outputs, max_val=2.0))
@@ -221,13 +222,16 @@ class Pix2Pix(GAN):
             )
         return images
 
-    def translate(self, x, batch_size=256):
+    def translate(self, x, batch_size=256, use_ema=True):
         """Translates images; returns float32 numpy [N, H, W, C_out] in [-1, 1].
 
         Args:
             x: uint8 [0, 255] or float [-1, 1] images [N, H, W, C_in] (or one [H, W, C_in]).
+            use_ema: bool. Translate with the EMA generator when the model keeps one (default);
+                False uses the raw generator.
         """
-        return inference.run(self.generator, self.prepare_inputs(x), batch_size)
+        generator = self.sampling_generator if use_ema else self.generator
+        return inference.run(generator, self.prepare_inputs(x), batch_size)
 
     def generate(self, n=None, z=None, seed=None, batch_size=256):
         raise TfgenUsageError(

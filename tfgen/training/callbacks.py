@@ -107,7 +107,7 @@ class TranslationGrid(keras.callbacks.Callback):
         return self._cycle_grid(images_a, images_b)
 
     def _paired_grid(self, inputs, targets):
-        outputs = self.model.generator.predict(inputs, verbose=0)
+        outputs = self.model.sampling_generator.predict(inputs, verbose=0)
         shown = inputs
         if inputs.shape[-1] == 1 and outputs.shape[-1] == 3:  # grey inputs of colorize
             shown = np.repeat(inputs, 3, axis=-1)

@@ -422,7 +422,7 @@ def _new_model(
     options = {**inputs.options_from_data(model_cls, ds, task), **(options or {})}
     if options.get("ema") is not None and not model_cls.supports_ema:
         raise TfgenUsageError(
-            f"--ema averages a noise-to-image generator (dcgan, wgan_gp, cgan); "
+            f"--ema averages a GAN's generator (dcgan, wgan_gp, cgan, pix2pix); "
             f"{model_cls.kind} does not keep one"
         )
     if model_cls.schedules_over_run:

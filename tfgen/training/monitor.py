@@ -420,7 +420,7 @@ def check_mode(mode, model_cls):
         return
     if mode not in MODES:
         raise TfgenUsageError(f"--monitor takes {' or '.join(MODES)}, got {mode!r}")
-    if not model_cls.supports_ema:
+    if not model_cls.supports_ema or model_cls.data_kind == "paired":
         raise TfgenUsageError(
             f"--monitor watches noise-to-image GANs (dcgan, wgan_gp, cgan); "
             f"{getattr(model_cls, 'kind', model_cls.__name__)} is not one"
