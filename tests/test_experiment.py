@@ -130,6 +130,26 @@ def test_experiment_file_errors_name_the_problem(tmp_path, tiny_source):
     assert main(["experiment", str(path), "--out", str(tmp_path / "o"), "--report-only"]) == 2
 
 
+def test_setting_a_swept_key_runs_the_sweep_at_that_value_alone(tmp_path, tiny_source):
+    path = _experiment_file(tmp_path, tiny_source)
+    path.write_text(path.read_text().replace('"data.limit" = [20]', '"data.limit" = [20, 10]'))
+    both = experiment.load(path, ["train.steps=6"])
+    assert [r.name for r in both.runs] == [
+        "scratch-limit20",
+        "tuned-limit20",
+        "scratch-limit10",
+        "tuned-limit10",
+    ]
+    assert {r.recipe.train.steps for r in both.runs} == {6}
+    one = experiment.load(path, ["data.limit=10", "train.steps=6"])
+    # The names still say what each run trained with: one value of the sweep, not limit20
+    # runs that trained on 10 drawings.
+    assert [r.name for r in one.runs] == ["scratch-limit10", "tuned-limit10"]
+    assert [r.recipe.data.limit for r in one.runs] == [10, 10]
+    assert [r.recipe.train.steps for r in one.runs] == [6, 6]
+    assert one.sweep == {"data.limit": [10]}
+
+
 @pytest.mark.large  # two short trainings with FID curves: ~1 minute
 def test_an_experiment_trains_each_arm_and_measures_curve_fid_style_and_memorisation(
     tmp_path, tiny_source, data_dir, monkeypatch

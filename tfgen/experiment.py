@@ -93,6 +93,7 @@ def load(path, overrides=()):
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise TfgenUsageError(f"{path}: sweep {key!r} needs a list of values")
+    sweep, overrides = _narrow_sweep(sweep, overrides)
     runs = []
     for combo in itertools.product(*sweep.values()):
         values = dict(zip(sweep, combo, strict=True))
@@ -104,6 +105,19 @@ def load(path, overrides=()):
             recipe = config.from_dict(recipe_raw, where=f"{path} arm {arm}")
             runs.append(Run(_run_name(arm, values), arm, values, recipe))
     return Experiment(raw.get("description", ""), measure, list(arms), sweep, runs)
+
+
+def _narrow_sweep(sweep, overrides):
+    """`--set` of a swept key runs the sweep at that value alone (`--set data.limit=100`), so
+    that run names keep saying what the runs trained with; other overrides pass through."""
+    sweep, rest = dict(sweep), []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() in sweep:
+            sweep[key.strip()] = [config.parse_value(value)]
+        else:
+            rest.append(item)
+    return sweep, rest
 
 
 def _toml(value):
