@@ -105,3 +105,7 @@ def test_style_figures_read_vendor_and_category_from_grouped_classes():
     assert style.style_figures(probs, "emoji_twitter")["style_share"] == 0.2
     with pytest.raises(TfgenUsageError, match="emoji styles"):
         style.style_figures(probs, "mnist")
+    probs[0, 0] = 0.6  # a less confident google sample of category 0
+    rows = style.style_by_category(probs, "emoji_twitter")
+    assert rows[1] == (3, 2 / 3, 1.0)  # category 1: one google, two twitter samples
+    assert rows[0] == (1, 0.0, 0.6) and rows[8] is None

@@ -39,3 +39,21 @@ def style_figures(probs, dataset):
         "categories_2pct": int(np.sum(shares >= CATEGORY_FLOOR)),
         "max_category_share": float(shares.max()),
     }
+
+
+def style_by_category(probs, dataset):
+    """Per category the samples are taken for: `(samples, share taken for `dataset`'s style,
+    mean top-class probability)`, or None for a category no sample is taken for. Shows where a
+    generator's style share is lost (e.g. in categories it draws unclearly)."""
+    group, size = style_group(dataset)
+    probs = np.asarray(probs)
+    predicted = np.argmax(probs, axis=-1)
+    category, in_style, confidence = predicted % size, predicted // size == group, probs.max(-1)
+    rows = []
+    for c in range(size):
+        chosen = category == c
+        n = int(chosen.sum())
+        rows.append(
+            (n, float(in_style[chosen].mean()), float(confidence[chosen].mean())) if n else None
+        )
+    return rows

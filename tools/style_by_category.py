@@ -1,0 +1,41 @@
+"""Where an emoji generator's style share is lost: per category its samples are taken for,
+how many, the share taken for the trained vendor's style, and the classifier's confidence.
+
+    TFGEN_DATA_DIR=../shared/data python tools/style_by_category.py dcgan_emoji_twitter \
+        dcgan_emoji_twitter_fewshot100 --dataset emoji_twitter
+
+Each model (a zoo name or a `.keras` file) draws `--n` samples (seed `--seed`), which
+`classifier_emoji` classifies (`tfgen.evaluation.style.style_by_category`).
+"""
+
+import argparse
+
+from tfgen import saving
+from tfgen.data import sources
+from tfgen.evaluation.features import get_extractor
+from tfgen.evaluation.style import style_by_category, style_figures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="zoo names or .keras files")
+    parser.add_argument("--dataset", default="emoji_twitter", help="the style judged")
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    extractor = get_extractor("classifier_emoji")
+    folder = sources.local_folder(args.dataset, "train")
+    names = sorted(d.name for d in folder.iterdir() if d.is_dir())  # the classes' order
+    for name in args.models:
+        model = saving.load_model(name, compile=False)
+        probs = extractor.probabilities(model.generate(args.n, seed=args.seed))
+        overall = style_figures(probs, args.dataset)
+        print(f"{name}: {overall['style_share']:.1%} taken for {args.dataset}'s style")
+        print("| category | samples | style share | confidence |\n| --- | ---: | ---: | ---: |")
+        for category, row in zip(names, style_by_category(probs, args.dataset), strict=True):
+            if row is not None:
+                print(f"| {category} | {row[0]} | {row[1]:.0%} | {row[2]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
