@@ -49,6 +49,9 @@ class Pix2Pix(GAN):
             `tfgen.data.paired.resolve_task_options`).
         generator, discriminator: keras.Model. Custom networks.
         seed: int. Kept for the config (pix2pix draws no latent noise).
+        ema: None or float in (0, 1). Keeps `ema_generator`, a moving average of the
+            generator (see `GAN`), which translates, evaluates and is exported.
+        **kwargs: `GAN`'s other options (augmentation, R1) and Keras' (name).
     """
 
     # The training job's contract: (input, target) pairs. `ema` keeps a moving average of the
