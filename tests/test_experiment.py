@@ -196,6 +196,10 @@ def test_an_experiment_trains_each_arm_and_measures_curve_fid_style_and_memorisa
         assert picture[2 + 66 * row : 66 * (row + 1), :margin].min() < 100
     report = (out / "report.md").read_text()
     assert "## data.limit = 20" in report and "| scratch |" in report and "| tuned |" in report
+    # --report-only redraws the picture too, from the runs done.
+    (out / "arms-limit20.png").unlink()
+    assert main(["experiment", str(path), "--out", str(out), "--report-only"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "arms-limit20.png")), picture)
     # Done runs are not trained again.
     before = (out / "scratch-limit20" / "result.json").stat().st_mtime_ns
     experiment.run(exp, out, data_dir=data_dir, verbose=0)

@@ -17,7 +17,9 @@ def add_parser(sub):
     p.add_argument("--arms", help="run only these arms (comma-separated); the report has all done")
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(
-        "--report-only", action="store_true", help="write report.md from the runs done; train none"
+        "--report-only",
+        action="store_true",
+        help="write report.md and the arms pictures from the runs done; train none",
     )
     p.set_defaults(func=run)
 
@@ -42,6 +44,7 @@ def run(args):
             raise common.UsageError(f"tfgen experiment: no finished run under {out} to report")
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.md").write_text(experiment_lib.report(experiment, results))
+        experiment_lib.pictures(experiment, out, args.data_dir)  # runs added since drawn
     else:
         experiment_lib.run(experiment, out, data_dir=args.data_dir, verbose=common.verbosity(),
                            only=only)  # fmt: skip
