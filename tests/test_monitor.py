@@ -194,3 +194,20 @@ def test_cli_monitor_refuses_models_it_cannot_watch(tmp_path, mnist_dir, capsys)
     err = capsys.readouterr().err.strip()
     assert "--monitor watches noise-to-image GANs" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "kind, watched",
+    [("dcgan", True), ("wgan_gp", True), ("cgan", True),
+     ("vae", False), ("pix2pix", False), ("cyclegan", False)],
+)  # fmt: skip
+def test_monitor_watches_the_noise_to_image_gans_with_an_ema_and_no_other_kind(kind, watched):
+    from tfgen.errors import TfgenUsageError
+    from tfgen.registry import get_model_class
+    from tfgen.training.monitor import check_mode
+
+    if watched:
+        assert check_mode("warn", get_model_class(kind)) is None  # accepted
+    else:
+        with pytest.raises(TfgenUsageError, match=f"{kind} is not one"):
+            check_mode("warn", get_model_class(kind))

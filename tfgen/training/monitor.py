@@ -420,7 +420,9 @@ def check_mode(mode, model_cls):
         return
     if mode not in MODES:
         raise TfgenUsageError(f"--monitor takes {' or '.join(MODES)}, got {mode!r}")
-    if not model_cls.supports_ema or model_cls.data_kind == "paired":
+    # It samples noise and reads the EMA's lag: a noise-to-image GAN with an EMA, not a translator.
+    noise_to_image = model_cls.data_kind in ("images", "labelled")
+    if not (noise_to_image and model_cls.supports_ema):
         raise TfgenUsageError(
             f"--monitor watches noise-to-image GANs (dcgan, wgan_gp, cgan); "
             f"{getattr(model_cls, 'kind', model_cls.__name__)} is not one"
