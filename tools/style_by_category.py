@@ -24,8 +24,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     extractor = get_extractor("classifier_emoji")
-    folder = sources.local_folder(args.dataset, "train")
-    names = sorted(d.name for d in folder.iterdir() if d.is_dir())  # the classes' order
+    names = sources.folder_class_names(sources.local_folder(args.dataset, "train"))
     for name in args.models:
         model = saving.load_model(name, compile=False)
         probs = extractor.probabilities(model.generate(args.n, seed=args.seed))

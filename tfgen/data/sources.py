@@ -85,6 +85,16 @@ def load_idx(folder, split="train"):
     return images[..., None], labels
 
 
+def folder_class_names(folder, files=None):
+    """The labels of an image folder, in label order: its top-level sub-folders that hold
+    images, sorted; none when images lie both at the top and in sub-folders (no consistent
+    labelling)."""
+    folder = pathlib.Path(folder)
+    files = images_lib.list_image_files(folder) if files is None else files
+    names = sorted({p.parent.relative_to(folder).parts[0] for p in files if p.parent != folder})
+    return [] if any(p.parent == folder for p in files) else names
+
+
 def load_image_folder(folder, image_size=None, background="white"):
     """Loads a folder of images (recursive, symlinks followed) as uint8 arrays; class
     sub-folders become labels.
@@ -101,11 +111,7 @@ def load_image_folder(folder, image_size=None, background="white"):
         raise TfgenUsageError(
             f"no images found in {folder} (looked recursively for {', '.join(IMAGE_SUFFIXES)})"
         )
-    class_names = sorted(
-        {p.parent.relative_to(folder).parts[0] for p in files if p.parent != folder}
-    )
-    if class_names and any(p.parent == folder for p in files):
-        class_names = []  # images both at the top and in sub-folders: no consistent labelling
+    class_names = folder_class_names(folder, files)
     images_lib.check_sizes(files, image_size, folder)
     images, labels, bad = [], [], []
     for path in files:

@@ -23,9 +23,9 @@ def style_group(dataset):
     return STYLE_GROUPS[key]
 
 
-def style_figures(probs, dataset):
-    """`style_share` (taken for `dataset`'s style), `categories_2pct` (categories with at least
-    2 % of the samples) and `max_category_share`, from class probabilities `[N, groups * size]`."""
+def _taken_for(probs, dataset):
+    """`(category, in_style, size)`: each sample's argmax split into the category it is taken
+    for and whether it is taken for `dataset`'s style."""
     group, size = style_group(dataset)
     probs = np.asarray(probs)
     if probs.shape[-1] % size:
@@ -33,9 +33,16 @@ def style_figures(probs, dataset):
             f"the extractor has {probs.shape[-1]} classes, not groups of {size}: use classifier_emoji"
         )
     predicted = np.argmax(probs, axis=-1)
-    shares = np.bincount(predicted % size, minlength=size) / len(predicted)
+    return predicted % size, predicted // size == group, size
+
+
+def style_figures(probs, dataset):
+    """`style_share` (taken for `dataset`'s style), `categories_2pct` (categories with at least
+    2 % of the samples) and `max_category_share`, from class probabilities `[N, groups * size]`."""
+    category, in_style, size = _taken_for(probs, dataset)
+    shares = np.bincount(category, minlength=size) / len(category)
     return {
-        "style_share": float(np.mean(predicted // size == group)),
+        "style_share": float(np.mean(in_style)),
         "categories_2pct": int(np.sum(shares >= CATEGORY_FLOOR)),
         "max_category_share": float(shares.max()),
     }
@@ -45,10 +52,8 @@ def style_by_category(probs, dataset):
     """Per category the samples are taken for: `(samples, share taken for `dataset`'s style,
     mean top-class probability)`, or None for a category no sample is taken for. Shows where a
     generator's style share is lost (e.g. in categories it draws unclearly)."""
-    group, size = style_group(dataset)
-    probs = np.asarray(probs)
-    predicted = np.argmax(probs, axis=-1)
-    category, in_style, confidence = predicted % size, predicted // size == group, probs.max(-1)
+    category, in_style, size = _taken_for(probs, dataset)
+    confidence = np.asarray(probs).max(-1)
     rows = []
     for c in range(size):
         chosen = category == c
