@@ -38,8 +38,10 @@ MODEL_OPTIONS = {
     "cyclegan": ("image_shape_b", "g_width", "d_width", "n_residual_blocks", "n_downsamples",
                  "d_downsamples", "cycle_weight", "identity_weight", "adversarial_weight",
                  "pool_size", "augment", "ada_target", "ada_interval", "ada_speed_images",
-                 "augment_transforms", "r1_gamma"),
+                 "augment_transforms", "r1_gamma", "ema"),
 }  # fmt: skip
+# The kinds that keep a moving average of their generator(s) (`--ema`).
+EMA_KINDS = tuple(kind for kind, options in MODEL_OPTIONS.items() if "ema" in options)
 
 # The zoo's feature extractors are recipes too: `kind = "classifier"` trains
 # `tfgen.evaluation.classifier.build_classifier` on a labelled dataset.
@@ -57,6 +59,6 @@ def refuse_ema(kind, options, where=""):
     """`--ema` on a model that keeps no generator average gets its own reason."""
     if "ema" in options and "ema" not in MODEL_OPTIONS.get(kind, ()):
         raise TfgenUsageError(
-            f"{where}--ema averages a GAN's generator (dcgan, wgan_gp, cgan, pix2pix); "
+            f"{where}--ema averages a GAN's generator ({', '.join(EMA_KINDS)}); "
             f"{kind} does not keep one"
         )

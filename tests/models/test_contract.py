@@ -10,7 +10,7 @@ EXPECTED = {
     "cgan": ("labelled", True, False),
     "vae": ("images", False, False),
     "pix2pix": ("paired", True, False),
-    "cyclegan": ("unpaired", False, True),
+    "cyclegan": ("unpaired", True, True),
 }
 
 

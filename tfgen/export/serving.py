@@ -184,8 +184,8 @@ def cyclegan_signatures(module, model):
     signatures) uint8 in [0, 255]. Outputs: `images` float32 [-1, H, W, C'] in [-1, 1] and
     `images_uint8` uint8 of the other domain.
     """
-    module.generator_a2b = model.generator_a2b
-    module.generator_b2a = model.generator_b2a
+    module.generator_a2b = model.sampling_generator_for("a2b")  # the EMA copies when kept
+    module.generator_b2a = model.sampling_generator_for("b2a")
     a2b, a2b_uint8 = _translation_pair(module.generator_a2b, "generator_a2b")
     b2a, b2a_uint8 = _translation_pair(module.generator_b2a, "generator_b2a")
     return {

@@ -115,8 +115,8 @@ def _pix2pix_functions(model, batch_size):
 
 def _cyclegan_functions(model, batch_size):
     return {
-        "a2b": _translator(model.generator_a2b, batch_size, "a"),
-        "b2a": _translator(model.generator_b2a, batch_size, "b"),
+        "a2b": _translator(model.sampling_generator_for("a2b"), batch_size, "a"),
+        "b2a": _translator(model.sampling_generator_for("b2a"), batch_size, "b"),
     }
 
 

@@ -14,6 +14,7 @@ from tfgen import augment as augment_lib
 from tfgen import distribute, inference, io, losses, precision
 from tfgen.errors import TfgenUsageError
 from tfgen.models.contract import TrainingContract
+from tfgen.models.gan import check_ema, make_ema_generator, move_average
 from tfgen.networks.history_pool import HistoryPool
 from tfgen.networks.patchgan import build_patchgan
 from tfgen.networks.resnet import build_resnet_generator
@@ -97,6 +98,9 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
         r1_gamma: float. Weight of the R1 penalty gamma/2 E||grad_x D(x_real)||^2 added to each
             discriminator's loss (on the images it sees), logged as `r1_a`, `r1_b`. 0
             (default): off.
+        ema: None or float in (0, 1). Keeps `ema_generator_a2b` and `ema_generator_b2a`,
+            moving averages of the two generators (as `GAN`'s `ema`), which translate,
+            evaluate and are exported; `translate(..., use_ema=False)` reaches the raw ones.
     """
 
     default_loss = "least_squares"
@@ -125,6 +129,7 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
         ada_speed_images=500_000,
         augment_transforms=augment_lib.TRANSFORMS,
         r1_gamma=0.0,
+        ema=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -185,6 +190,10 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
         self.r1_gamma = float(r1_gamma or 0.0)
         if self.r1_gamma < 0:
             raise TfgenUsageError(f"r1_gamma must be >= 0, got {r1_gamma}")
+        self.ema = check_ema(ema)
+        if self.ema is not None:
+            self.ema_generator_a2b = make_ema_generator(self.generator_a2b)
+            self.ema_generator_b2a = make_ema_generator(self.generator_b2a)
         self.loss_name = None
         self.trackers = {}
         # Create every tracker now: a metric variable first created inside the traced
@@ -476,6 +485,7 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
             updates = [(self.optimizers[n], getattr(self, n).trainable_variables) for n in names]
             precision.apply_loss_gradients(tape, loss, *updates)
         del tape
+        self.update_ema()
         ada = self.augment_update(real_outputs)
         logs = self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
         return {**logs, **ada}
@@ -488,13 +498,29 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
         return self.update_trackers({k: tf.reduce_mean(v) for k, v in per_example.items()})
 
     # ----------------------------------------------------------------- inference
-    def generator_for(self, direction):
-        """The generator of `direction` ("a2b" or "b2a")."""
+    def update_ema(self):
+        """Moves each EMA generator toward its generator; call after the generators' update."""
+        if self.ema is None:
+            return
+        step = self.g_a2b_optimizer.iterations
+        move_average(self.ema_generator_a2b, self.generator_a2b, self.ema, step)
+        move_average(self.ema_generator_b2a, self.generator_b2a, self.ema, step)
+
+    def generator_for(self, direction, use_ema=False):
+        """The generator of `direction` ("a2b" or "b2a"); its EMA copy with `use_ema` when the
+        model keeps one."""
         if direction not in DIRECTIONS:
             raise TfgenUsageError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-        return self.generator_a2b if direction == "a2b" else self.generator_b2a
+        if use_ema and self.ema is not None:
+            return getattr(self, f"ema_generator_{direction}")
+        return getattr(self, f"generator_{direction}")
 
-    def translate(self, x, direction="a2b", batch_size=256):
+    def sampling_generator_for(self, direction):
+        """The generator that translates, evaluates and exports `direction`: the EMA copy
+        when the model keeps one."""
+        return self.generator_for(direction, use_ema=True)
+
+    def translate(self, x, direction="a2b", batch_size=256, use_ema=True):
         """Translates images to the other domain.
 
         Args:
@@ -502,11 +528,13 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
                 one channel.
             direction: str. "a2b" (G: A -> B) or "b2a" (F: B -> A).
             batch_size: int. Images per forward pass.
+            use_ema: bool. Translate with the EMA generator when the model keeps one (default);
+                False uses the raw generator.
 
         Returns:
             float32 numpy array [N, H, W, C_out] in [-1, 1].
         """
-        generator = self.generator_for(direction)
+        generator = self.generator_for(direction, use_ema)
         x = _as_images(x, "images")
         expected = tuple(int(d) for d in generator.inputs[0].shape[1:])
         if x.ndim == 3 and expected[-1] == 1:
@@ -523,6 +551,7 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
 
     # ----------------------------------------------------------------- training job contract
     data_kind = "unpaired"  # (images_a, images_b) batches: --dataset and --dataset-b
+    supports_ema = True  # of both generators: they translate, evaluate and export
     schedules_over_run = True  # compile takes the run's total_steps (linear decay to 0)
     optimizer_slots = ("g_a2b_optimizer", "g_b2a_optimizer", "d_a_optimizer", "d_b_optimizer")
 
@@ -546,6 +575,7 @@ class CycleGAN(TrainingContract, distribute.NoDataPeek, keras.Model):
             "discriminator_b": keras.layers.serialize(self.discriminator_b),
             "seed": self.seed,
             **self._regularizer_config(),
+            **({"ema": self.ema} if self.ema is not None else {}),
             "name": self.name,
         }
 

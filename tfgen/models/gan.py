@@ -42,6 +42,23 @@ def make_ema_generator(generator):
     return copy
 
 
+def move_average(average_model, model, ema, step):
+    """One EMA step of `average_model`'s weights toward `model`'s, at decay
+    min(ema, (1+step)/(10+step)) (warmed up, so early averages are not stuck at the start).
+
+    Per-variable assigns of identical values on every replica, so it runs inside the replica
+    context of a `tf.distribute` strategy. Non-trainable state (BatchNorm moving statistics) is
+    copied, since it belongs to the raw weights it was measured with.
+    """
+    step = tf.cast(step, tf.float32)
+    decay = tf.minimum(tf.constant(ema, tf.float32), (1.0 + step) / (10.0 + step))
+    for average, weight in zip(average_model.weights, model.weights):
+        value = tf.cast(weight, average.dtype)
+        if weight.trainable:
+            value = average + (1.0 - tf.cast(decay, average.dtype)) * (value - average)
+        average.assign(value)
+
+
 def unpack_images(data):
     """The images of a batch that may be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
     if isinstance(data, (tuple, list)):
@@ -299,21 +316,10 @@ class GAN(TrainingContract, distribute.NoDataPeek, keras.Model):
         return self.ema_generator if self.ema is not None else self.generator
 
     def update_ema(self):
-        """Moves `ema_generator` toward the generator; call after each generator update.
-
-        Per-variable assigns of identical values on every replica, so it runs inside the
-        replica context of a `tf.distribute` strategy. Non-trainable state (BatchNorm moving
-        statistics) is copied, since it belongs to the raw weights it was measured with.
-        """
-        if self.ema is None:
-            return
-        step = tf.cast(self.g_optimizer.iterations, tf.float32)
-        decay = tf.minimum(tf.constant(self.ema, tf.float32), (1.0 + step) / (10.0 + step))
-        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
-            value = tf.cast(weight, average.dtype)
-            if weight.trainable:
-                value = average + (1.0 - tf.cast(decay, average.dtype)) * (value - average)
-            average.assign(value)
+        """Moves `ema_generator` toward the generator (`move_average`); call after each
+        generator update."""
+        if self.ema is not None:
+            move_average(self.ema_generator, self.generator, self.ema, self.g_optimizer.iterations)
 
     def generate(self, n=None, z=None, seed=None, batch_size=256, use_ema=True):
         """Generates images in [-1, 1] as a float32 numpy array [n, H, W, C].

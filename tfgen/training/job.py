@@ -13,7 +13,7 @@ import keras
 from tfgen import config, distribute, io, optimizers, registry
 from tfgen import precision as mixed_precision
 from tfgen.errors import TfgenUsageError
-from tfgen.kinds import FLAG_OPTIONS
+from tfgen.kinds import EMA_KINDS, FLAG_OPTIONS
 from tfgen.training import callbacks, inputs, stopping
 from tfgen.training import checkpoint as reliability
 from tfgen.training import monitor as health
@@ -422,7 +422,7 @@ def _new_model(
     options = {**inputs.options_from_data(model_cls, ds, task), **(options or {})}
     if options.get("ema") is not None and not model_cls.supports_ema:
         raise TfgenUsageError(
-            f"--ema averages a GAN's generator (dcgan, wgan_gp, cgan, pix2pix); "
+            f"--ema averages a GAN's generator ({', '.join(EMA_KINDS)}); "
             f"{model_cls.kind} does not keep one"
         )
     if model_cls.schedules_over_run:

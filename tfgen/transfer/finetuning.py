@@ -53,7 +53,10 @@ def start_from_ema(model):
         raise TfgenUsageError(
             f"finetune.from_ema starts from a generator EMA; this {model.kind} keeps none"
         )
-    model.generator.set_weights(model.ema_generator.get_weights())
+    for suffix in ("", "_a2b", "_b2a"):  # a GAN's one generator, a CycleGAN's two
+        if hasattr(model, f"ema_generator{suffix}"):
+            average = getattr(model, f"ema_generator{suffix}")
+            getattr(model, f"generator{suffix}").set_weights(average.get_weights())
 
 
 def swap_augmentation(model, augment, ada_speed_images=None):
