@@ -364,6 +364,58 @@ def test_cli_finetune_of_a_cyclegan_takes_domain_b_its_learning_rate_and_freeze_
     assert list((out / "samples").glob("*.png"))
 
 
+def test_a_finetune_recipe_schedule_decays_over_the_finetune_from_its_first_step(
+    tmp_path, data_dir
+):
+    from tfgen import config
+    from tfgen.transfer.finetuning import finetune_recipe
+
+    source = tmp_path / "source.keras"
+    tiny_dcgan().save(source)
+
+    def recipe(optimizer, train=None):
+        return config.from_dict({
+            "finetune": {"source": str(source)},
+            "data": {"dataset": "fashion_mnist", "limit": 32},
+            "train": {"steps": 4, "batch_size": 16, **(train or {})},
+            "optimizer": optimizer,
+        })  # fmt: skip
+
+    cosine = {"learning_rate": 1e-3, "schedule": "cosine"}
+    model = finetune_recipe(recipe(cosine), tmp_path / "run", verbose=0, data_dir=data_dir)
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        assert int(optimizer.iterations) == 4
+        schedule = optimizer._learning_rate  # counted from the fine-tune's step 0, not the source's
+        assert float(schedule(0)) == pytest.approx(1e-3)
+        assert float(schedule(2)) == pytest.approx(5e-4)
+        assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)  # at its end
+    with pytest.raises(TfgenUsageError, match="only optimizer.learning_rate and optimizer.sched"):
+        finetune_recipe(recipe({"beta_1": 0.9}), tmp_path / "beta", data_dir=data_dir)
+    with pytest.raises(TfgenUsageError, match="spans the fine-tune: set train.steps"):
+        finetune_recipe(
+            recipe(cosine, {"steps": None, "epochs": 1}), tmp_path / "epochs", data_dir=data_dir
+        )
+    assert not (tmp_path / "beta").exists() and not (tmp_path / "epochs").exists()
+
+
+def test_a_cyclegan_finetune_refuses_a_schedule(tmp_path, tiny_cyclegan_cli):
+    from tfgen import config
+    from tfgen.transfer.finetuning import finetune_recipe
+
+    source = tmp_path / "source.keras"
+    CycleGAN(image_shape=(8, 8, 1), g_width=2, d_width=2, n_residual_blocks=0,
+             n_downsamples=1).save(source)  # fmt: skip
+    recipe = config.from_dict({
+        "finetune": {"source": str(source)},
+        "data": {"dataset": str(tmp_path / "a.npz"), "dataset_b": str(tmp_path / "b.npz")},
+        "train": {"steps": 2, "batch_size": 2},
+        "optimizer": {"learning_rate": 1e-4, "schedule": "cosine"},
+    })  # fmt: skip
+    with pytest.raises(TfgenUsageError, match="a CycleGAN's learning rate follows the run"):
+        finetune_recipe(recipe, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
 def test_finetuning_a_pix2pix_model_derives_pairs_for_its_own_task_or_a_new_one(tmp_path):
     from tfgen.models import Pix2Pix
 

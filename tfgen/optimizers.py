@@ -101,7 +101,7 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def _schedule(settings, total_steps):
+def learning_rate_for(settings, total_steps):
     """The learning rate a recipe's `[optimizer]` asks for: a float or a Keras schedule."""
     if settings.schedule == "piecewise":
         return keras.optimizers.schedules.PiecewiseConstantDecay(
@@ -130,7 +130,7 @@ def recipe_changes(model, settings, total_steps):
     fields = {"beta_1": settings.beta_1, "beta_2": settings.beta_2,
               "weight_decay": settings.weight_decay}  # fmt: skip
     fields = {k: v for k, v in fields.items() if v is not None}
-    rate = _schedule(settings, total_steps)
+    rate = learning_rate_for(settings, total_steps)
     if rate is None and not fields:
         return {}
     if model.schedules_over_run:

@@ -7,7 +7,7 @@ import pathlib
 import keras
 
 from tfgen.errors import TfgenUsageError
-from tfgen.optimizers import FusedAdam
+from tfgen.optimizers import FusedAdam, learning_rate_for
 from tfgen.training import checkpoint as checkpoints
 from tfgen.training import job
 from tfgen.training.callbacks import BlockLearningRates, ProgressiveUnfreezing
@@ -41,6 +41,11 @@ def _compile_for_finetuning(model, learning_rate):
             g_optimizer=default_adam(learning_rate), d_optimizer=default_adam(learning_rate)
         )
     elif isinstance(model, CycleGAN):  # four default optimizers, one learning rate
+        if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            raise TfgenUsageError(
+                "a CycleGAN's learning rate follows the run (constant, then a linear decay to "
+                "0): its fine-tune takes only optimizer.learning_rate"
+            )
         model.compile(learning_rate=learning_rate)
     else:
         model.compile(optimizer=FusedAdam(learning_rate))
@@ -119,7 +124,9 @@ def finetune(
         unfreeze_every: int or None. Release one frozen block every this many epochs.
         lr_decay: float or None. Learning-rate multiplier per block away from the output.
         steps, epochs: int. Length of the run (one of them; default one epoch).
-        learning_rate: float or None. Adam's learning rate; None keeps the model's default.
+        learning_rate: float, `keras.optimizers.schedules.LearningRateSchedule` or None. Adam's
+            learning rate, counted from the fine-tune's first step; None keeps the model's
+            default.
         callbacks: list. More Keras callbacks (e.g. a quality curve).
         checkpoint_every: int or None. Also checkpoint every this many steps within epochs
             (a killed run resumes at that step, with the data where an uninterrupted run
@@ -219,10 +226,19 @@ def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
         raise TfgenUsageError(
             f"a fine-tune keeps its source's model options; drop model.{next(iter(recipe.options))}"
         )
-    if any(v is not None for v in (opt.beta_1, opt.beta_2, opt.weight_decay)) or (
-        opt.schedule != "constant"
-    ):
-        raise TfgenUsageError("a fine-tune's recipe sets only optimizer.learning_rate")
+    if any(v is not None for v in (opt.beta_1, opt.beta_2, opt.weight_decay)):
+        raise TfgenUsageError(
+            "a fine-tune keeps its source's optimizer: its recipe sets only "
+            "optimizer.learning_rate and optimizer.schedule"
+        )
+    learning_rate = opt.learning_rate
+    if opt.schedule != "constant":
+        # The fine-tune's optimizers start at step 0, so the schedule spans this run.
+        if t.steps is None:
+            raise TfgenUsageError(
+                f"optimizer.schedule = {opt.schedule!r} spans the fine-tune: set train.steps"
+            )
+        learning_rate = learning_rate_for(opt, t.steps)
     if recipe.kind is not None:  # a kind given must be the source's
         from tfgen.transfer.layers import load_for_finetuning
 
@@ -241,7 +257,7 @@ def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
         epochs=t.epochs if t.steps is not None or t.epochs is not None else 1,
         batch_size=t.batch_size,
         seed=t.seed,
-        learning_rate=opt.learning_rate,
+        learning_rate=learning_rate,
         data_dir=data_dir or d.data_dir,
         strategy=t.strategy,
         limit=d.limit,
