@@ -56,6 +56,38 @@ def test_a_cyclegan_recipe_sets_only_its_rate():
             ).optimizer,
             10,  # fmt: skip
         )
+    held = config.from_dict({**cyclegan, "data": {"dataset": "x"}, "optimizer": {
+        "learning_rate": 1e-4, "schedule": "linear", "decay_start": 1.0}}).optimizer  # fmt: skip
+    changes = optimizers.recipe_changes(model, held, 10)
+    assert changes == {"learning_rate": 1e-4, "decay_start": 1.0}
+    model.compile(total_steps=10, **changes)
+    rate = model.g_a2b_optimizer.learning_rate
+    assert float(model.g_a2b_optimizer._learning_rate(10)) == pytest.approx(1e-4), (
+        "decay_start = 1 holds the rate to the run's end"
+    )
+    assert float(rate) == pytest.approx(1e-4)
+    with pytest.raises(TfgenUsageError, match="only optimizer.learning_rate"):
+        optimizers.recipe_changes(
+            model, _recipe(optimizer={"learning_rate": 1e-4, "schedule": "cosine"}).optimizer, 10
+        )
+
+
+def test_a_linear_schedule_holds_then_decays_to_zero_and_decay_start_needs_it():
+    from tfgen.models import DCGAN
+
+    model = DCGAN(g_width=4, d_width=4)
+    model.compile()
+    linear = _recipe(optimizer={"learning_rate": 1e-3, "schedule": "linear", "decay_start": 0.6})
+    rate = optimizers.recipe_changes(model, linear.optimizer, 100)["g_optimizer"]._learning_rate
+    assert [round(float(rate(s)), 6) for s in (0, 60, 80, 100)] == [1e-3, 1e-3, 5e-4, 0.0]
+    default = _recipe(optimizer={"learning_rate": 1e-3, "schedule": "linear"}).optimizer
+    assert optimizers.learning_rate_for(default, 100).decay_start == 0.5
+    for bad in ({"learning_rate": 1e-3, "decay_start": 0.5},
+                {"learning_rate": 1e-3, "schedule": "linear", "decay_start": 1.5}):  # fmt: skip
+        with pytest.raises(TfgenUsageError, match="decay_start is the share of the run held"):
+            _recipe(optimizer=bad)
+    with pytest.raises(TfgenUsageError, match="'linear' needs optimizer.learning_rate"):
+        _recipe(optimizer={"schedule": "linear"})
 
 
 def test_holdout_splits_train_and_validation_disjointly(data_dir):

@@ -113,10 +113,14 @@ class Optimizer:
         "constant",
         "learning-rate schedule: constant; piecewise (the rates `values` between the steps "
         "`boundaries`, Keras' PiecewiseConstantDecay); cosine (to alpha x the rate at the "
-        "run's last step, Keras' CosineDecay)",
-        ("constant", "piecewise", "cosine"),
+        "run's last step, Keras' CosineDecay); linear (held, then a linear decay to 0 at the "
+        "run's last step: the CycleGAN paper's, and a CycleGAN's only one)",
+        ("constant", "piecewise", "cosine", "linear"),
     )
     alpha: float = _key(0.0, "cosine: the final rate as a fraction of the first")
+    decay_start: float | None = _key(
+        None, "linear: the share of the run held at the first rate (default 0.5)"
+    )
     boundaries: list = _key([], "piecewise: the steps at which the rate changes")
     values: list = _key([], "piecewise: one more rate than boundaries")
 
@@ -295,9 +299,16 @@ def check(recipe, where="recipe"):
             f"{where}: optimizer.values needs one more rate than optimizer.boundaries "
             f"({len(opt.values)} values, {len(opt.boundaries)} boundaries)"
         )
-    if opt.schedule == "cosine" and opt.learning_rate is None:
+    if opt.schedule in ("cosine", "linear") and opt.learning_rate is None:
         raise TfgenUsageError(
-            f"{where}: optimizer.schedule = 'cosine' needs optimizer.learning_rate"
+            f"{where}: optimizer.schedule = {opt.schedule!r} needs optimizer.learning_rate"
+        )
+    if opt.decay_start is not None and (
+        opt.schedule != "linear" or not 0.0 <= opt.decay_start <= 1.0
+    ):
+        raise TfgenUsageError(
+            f"{where}: optimizer.decay_start is the share of the run held before a linear "
+            f"decay: set schedule = 'linear' and a number in [0, 1] (got {opt.decay_start})"
         )
     if opt.schedule != "piecewise" and (opt.values or opt.boundaries):
         raise TfgenUsageError(f"{where}: optimizer.values/boundaries need schedule = 'piecewise'")

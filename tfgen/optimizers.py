@@ -111,7 +111,13 @@ def learning_rate_for(settings, total_steps):
         return keras.optimizers.schedules.CosineDecay(
             settings.learning_rate, decay_steps=int(total_steps), alpha=settings.alpha
         )
+    if settings.schedule == "linear":
+        return LinearDecay(settings.learning_rate, int(total_steps), _decay_start(settings))
     return settings.learning_rate
+
+
+def _decay_start(settings):
+    return 0.5 if settings.decay_start is None else settings.decay_start
 
 
 def recipe_changes(model, settings, total_steps):
@@ -121,7 +127,8 @@ def recipe_changes(model, settings, total_steps):
     Each optimizer the model declares (`optimizer_slots`) is rebuilt from its own config with
     the recipe's values put in, so what the recipe leaves out keeps the model's default.
     A model whose rate follows the run (`schedules_over_run`: CycleGAN's linear decay) takes
-    only a learning rate, through `compile(learning_rate=)`.
+    only a learning rate and where its decay starts, through `compile(learning_rate=,
+    decay_start=)`.
     """
     from tfgen.errors import TfgenUsageError
 
@@ -134,11 +141,15 @@ def recipe_changes(model, settings, total_steps):
     if rate is None and not fields:
         return {}
     if model.schedules_over_run:
-        if fields or settings.schedule != "constant":
+        if fields or settings.schedule not in ("constant", "linear"):
             raise TfgenUsageError(
                 f"a {model.kind}'s learning rate follows the run (constant, then a linear decay "
-                "to 0): its recipe sets only optimizer.learning_rate"
+                "to 0): its recipe sets only optimizer.learning_rate, and where the decay "
+                "starts with schedule = 'linear' and decay_start"
             )
+        if settings.schedule == "linear":
+            return {"learning_rate": settings.learning_rate,
+                    "decay_start": _decay_start(settings)}  # fmt: skip
         return {"learning_rate": rate}
     changes = {}
     for slot in model.optimizer_slots:
