@@ -10,7 +10,7 @@ import pytest
 
 from tfgen import config, data, experiment, saving
 from tfgen.cli.main import main
-from tfgen.data.sources import subset_indices
+from tfgen.data.sources import balanced_indices, subset_indices
 from tfgen.errors import TfgenUsageError
 from tfgen.models import DCGAN
 from tfgen.training.job import plan_steps
@@ -226,3 +226,58 @@ def test_cli_finetune_takes_the_few_shot_flags_and_a_precision(tmp_path, tiny_so
                               "finetune": {"source": "dcgan_mnist", **finetune_table}})  # fmt: skip
     conv = next(layer for layer in tuned.generator.layers if "conv" in layer.name)
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+
+
+def test_balance_repeats_each_class_by_its_shortfall(data_dir):
+    labels = np.array([0] * 16 + [1] * 4 + [2] * 1, np.int32)
+    counts = lambda idx: np.bincount(labels[idx], minlength=3).tolist()  # noqa: E731
+    assert counts(balanced_indices(labels, 1.0)) == [16, 16, 16]  # 1x, 4x, 16x
+    assert counts(balanced_indices(labels, 0.5)) == [16, 8, 4]  # 1x, 2x, 4x
+    # Every image is kept, in order, each repeated in place.
+    idx = balanced_indices(labels, 0.5)
+    np.testing.assert_array_equal(np.unique(idx), np.arange(21))
+    assert list(idx[16:26]) == [16, 16, 17, 17, 18, 18, 19, 19, 20, 20]
+    with pytest.raises(TfgenUsageError, match="has no labels: use a folder with class sub"):
+        balanced_indices(None, 1.0, "x.npz")
+    # Through data.load on the few-shot draw the experiment uses: 100 Twitter drawings, 67 of
+    # them people, become 197 with people 67 of them.
+    _, labels = data.load_arrays("emoji_twitter", "train", data_dir_override=data_dir)
+    drawn = labels[subset_indices(len(labels), 100, 0)]
+    ds = data.load("emoji_twitter", batch_size=50, shuffle=False, with_labels=True,
+                   data_dir=data_dir, limit=100, limit_seed=0, balance=0.5,
+                   drop_remainder=False)  # fmt: skip
+    got = np.concatenate([np.asarray(y) for _, y in ds])
+    want = np.bincount(drawn)
+    assert len(got) == np.sum(np.round(np.sqrt(want.max() / want))[drawn]) == 197
+    assert np.bincount(got).max() == want.max() == 67
+
+
+def test_balance_is_checked_and_reaches_fine_tunes(tmp_path, tiny_source, data_dir, monkeypatch):
+    for bad in (0, 1.5, -1):
+        with pytest.raises(TfgenUsageError, match=r"data.balance must be in \(0, 1\]"):
+            config.from_dict({"model": TINY, "data": {"dataset": "mnist", "balance": bad}})
+    from tfgen.models import CycleGAN
+    from tfgen.training import inputs, job
+
+    with pytest.raises(TfgenUsageError, match="data.balance repeats the images of one labelled"):
+        inputs.make_dataset(CycleGAN, "emoji_google", 8, 0, dataset_b="emoji_twitter",
+                            data_dir=data_dir, balance=1.0)  # fmt: skip
+    # A fine-tune's data takes every data key, as a new model's does: balance and background
+    # (a fine-tune used to load its data on white whatever data.background said).
+    seen = {}
+
+    def spy(**kwargs):
+        seen.update(kwargs)
+        return inputs.make_dataset(**kwargs)
+
+    monkeypatch.setattr(job, "make_dataset", spy)
+    out = tmp_path / "run"
+    args = ["finetune", str(tiny_source), "--dataset", "emoji_twitter", "--data-dir",
+            str(data_dir), "--limit", "16", "--limit-seed", "1", "--balance", "0.5",
+            "--batch-size", "8", "--steps", "1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert seen["balance"] == 0.5 and seen["background"] == "white"
+    run = json.loads((out / "run.json").read_text())
+    assert run["recipe"]["data"]["balance"] == 0.5
+    assert main([*args[:-1], str(tmp_path / "bad"), "--balance", "2"]) == 2
+    assert not (tmp_path / "bad").exists()

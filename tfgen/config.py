@@ -43,6 +43,11 @@ class Data:
     limit_seed: int | None = _key(
         None, "limit: draw the N images from the whole split by this seed, not the first N"
     )
+    balance: float | None = _key(
+        None,
+        "repeat each class's images (class sub-folders) (largest class / class) ** balance "
+        "times (rounded): 1 evens the classes, 0.5 keeps the square root of the imbalance",
+    )
     task: str | None = _key(
         None,
         "pix2pix: derive (input, target) pairs from dataset",
@@ -284,6 +289,11 @@ def check(recipe, where="recipe"):
         raise TfgenUsageError(f"{where}: data.limit must be >= 1, got {recipe.data.limit}")
     if recipe.data.limit_seed is not None and recipe.data.limit is None:
         raise TfgenUsageError(f"{where}: data.limit_seed draws data.limit images; set data.limit")
+    if recipe.data.balance is not None and not 0.0 < recipe.data.balance <= 1.0:
+        raise TfgenUsageError(
+            f"{where}: data.balance must be in (0, 1] (1 evens the classes), got "
+            f"{recipe.data.balance}"
+        )
     f = recipe.finetune
     if not f.source and (f.augment != "source" or f.from_ema):
         key = "augment" if f.augment != "source" else "from_ema"

@@ -77,6 +77,16 @@ def verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
+def add_balance(parser):
+    parser.add_argument(
+        "--balance",
+        type=float,
+        metavar="B",
+        help="repeat each class's images (largest class / class) ** B times: 1 evens the "
+        "classes, 0.5 keeps the square root of the imbalance (needs class sub-folders)",
+    )
+
+
 def add_checkpoint_every(parser):
     parser.add_argument(
         "--checkpoint-every",

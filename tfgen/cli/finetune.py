@@ -44,6 +44,7 @@ def add_parser(sub):
     p.add_argument(
         "--limit-seed", type=int, help="with --limit: draw the N images by this seed instead"
     )
+    common.add_balance(p)
     p.add_argument(
         "--augment",
         choices=("source", "none", "diffaugment", "ada"),
@@ -77,7 +78,7 @@ def recipe_from_flags(args):
     }
     optional = {
         "data": {"dataset_b": args.dataset_b, "task": args.task, "limit": args.limit,
-                 "limit_seed": args.limit_seed},
+                 "limit_seed": args.limit_seed, "balance": args.balance},
         "train": {"steps": args.steps, "epochs": args.epochs,
                   "checkpoint_every": args.checkpoint_every, "precision": args.precision},
         "finetune": {"unfreeze_every": args.unfreeze_every,

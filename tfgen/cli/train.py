@@ -98,6 +98,7 @@ def add_parser(sub):
         "paired folder with input/ and target/ sub-folders of matching file names)",
     )
     p.add_argument("--limit", type=int, help="use only the first N images")
+    common.add_balance(p)
     common.add_checkpoint_every(p)
     p.add_argument(
         "--deterministic",
@@ -121,7 +122,7 @@ def add_parser(sub):
 FLAG_KEYS = {
     "dataset": "data.dataset", "dataset_b": "data.dataset_b", "target": "data.target",
     "image_size": "data.image_size", "channels": "data.channels", "limit": "data.limit",
-    "task": "data.task", "steps": "train.steps", "epochs": "train.epochs",
+    "balance": "data.balance", "task": "data.task", "steps": "train.steps", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "seed": "train.seed", "strategy": "train.strategy",
     "precision": "train.precision", "jit": "train.jit",
     "checkpoint_every": "train.checkpoint_every", "eval_every": "train.eval_every",

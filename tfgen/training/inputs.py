@@ -77,6 +77,7 @@ def make_dataset(
     background="white",
     holdout=None,
     limit_seed=None,
+    balance=None,
 ):
     """The training dataset of a model class, loaded as its `data_kind` says.
 
@@ -84,7 +85,8 @@ def make_dataset(
     the model options (a labelled model's `num_classes`, a paired model's `task_options`);
     `dataset_b` is an `"unpaired"` model's second domain and `target` a `"paired"` model's
     targets; `background` is what transparent pixels become; `holdout` (`(n, "train")`)
-    leaves n seeded images out for validation (`"images"` and `"labelled"` models).
+    leaves n seeded images out for validation (`"images"` and `"labelled"` models);
+    `balance` repeats rare classes' images (`data.sources.balanced_indices`; the same models).
     """
     kind = model_cls.data_kind
     if dataset_b is not None and kind != "unpaired":
@@ -129,6 +131,13 @@ def make_dataset(
                 "pairs or domains (use data.limit)"
             )
         load_kwargs["limit_seed"] = limit_seed
+    if balance is not None:
+        if kind not in ("images", "labelled"):
+            raise TfgenUsageError(
+                f"data.balance repeats the images of one labelled dataset by class; "
+                f"{model_cls.kind} trains on pairs or domains"
+            )
+        load_kwargs["balance"] = balance
     load_kwargs["background"] = background
     return _LOADERS[kind](dataset, task, dict(options or {}), **load_kwargs)
 

@@ -264,7 +264,7 @@ def run(
         source, source_b = inputs.two_domains(recipe, data_dir)
         notes.update(dataset=d.dataset, dataset_b=d.dataset_b or d.dataset)
     holdout = (t.validation_images, "train") if t.validation_images else None
-    load_extras = dict(target=d.target, background=d.background, holdout=holdout)
+    load_extras = dict(target=d.target, background=d.background, holdout=holdout, balance=d.balance)
     if initial_model is not None:
         # The model first: it decides the data's image shape.
         with strategy.scope(), mixed_precision.policy(t.precision):
@@ -276,6 +276,7 @@ def run(
             model, source, t.batch_size, t.seed, data_dir, d.limit, source_b, d.task,
             d.limit_seed,
         )  # fmt: skip
+        data_args.update(load_extras)
     else:
         kind = recipe.kind
         data_args = dict(
