@@ -5,7 +5,10 @@ how many, the share taken for the trained vendor's style, and the classifier's c
         dcgan_emoji_twitter_fewshot100 --dataset emoji_twitter
 
 Each model (a zoo name or a `.keras` file) draws `--n` samples (seed `--seed`), which
-`classifier_emoji` classifies (`tfgen.evaluation.style.style_by_category`).
+`classifier_emoji` classifies (`tfgen.evaluation.style.style_by_category`). A model
+conditioned on the category (`cgan_emoji`) draws `--n` samples per label instead, and the rows
+are the labels drawn: the share taken for that category (either style), for that category in
+the vendor's style, and for the vendor's style.
 """
 
 import argparse
@@ -13,7 +16,7 @@ import argparse
 from tfgen import saving
 from tfgen.data import sources
 from tfgen.evaluation.features import get_extractor
-from tfgen.evaluation.style import style_by_category, style_figures
+from tfgen.evaluation.style import style_by_category, style_figures, style_group
 
 
 def main(argv=None):
@@ -27,6 +30,9 @@ def main(argv=None):
     names = sources.folder_class_names(sources.local_folder(args.dataset, "train"))
     for name in args.models:
         model = saving.load_model(name, compile=False)
+        if getattr(model, "num_classes", None):
+            per_label(model, name, extractor, names, args)
+            continue
         probs = extractor.probabilities(model.generate(args.n, seed=args.seed))
         overall = style_figures(probs, args.dataset)
         print(f"{name}: {overall['style_share']:.1%} taken for {args.dataset}'s style")
@@ -34,6 +40,23 @@ def main(argv=None):
         for category, row in zip(names, style_by_category(probs, args.dataset), strict=True):
             if row is not None:
                 print(f"| {category} | {row[0]} | {row[1]:.0%} | {row[2]:.2f} |")
+
+
+def per_label(model, name, extractor, names, args):
+    import numpy as np
+
+    group, size = style_group(args.dataset)
+    print(f"{name}: {args.n} samples per label")
+    print("| label | category | category kept | and in style | style share |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for label, category in enumerate(names):
+        labels = np.full(args.n, label, np.int32)
+        probs = extractor.probabilities(model.generate(args.n, labels=labels, seed=args.seed))
+        predicted = np.argmax(probs, axis=-1)
+        kept = np.mean(predicted % size == label)
+        exact = np.mean(predicted == label + group * size)
+        in_style = style_figures(probs, args.dataset)["style_share"]
+        print(f"| {label} | {category} | {kept:.1%} | {exact:.1%} | {in_style:.1%} |")
 
 
 if __name__ == "__main__":

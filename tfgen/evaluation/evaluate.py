@@ -18,6 +18,7 @@ METRICS = {
     "pr": ("precision", "recall"),
     "is": ("inception_score", "inception_score_std"),
     "coverage": ("coverage", "max_class_share"),
+    # Emoji also give `category_accuracy` (the category alone, whatever the style).
     "accuracy": ("label_accuracy",),
     # Emoji: the share taken for the dataset's style (and the real images' share, the rate to
     # compare with), and how many categories hold 2 % of the samples (evaluation.style).
@@ -212,6 +213,15 @@ def evaluate_samples(
             raise TfgenUsageError("metric 'style' compares with the real images' rate; pass them")
         results.update(style_figures(fake_probs, dataset))
         results["style_share_real"] = style_figures(real_probs, dataset)["style_share"]
+    if "accuracy" in metrics and fake_labels is not None and _is_style_set(dataset):
+        from tfgen.evaluation.style import category_accuracy, style_group
+
+        # classifier_emoji's classes are vendor x category: a sample drawn for category c
+        # is right when taken for this vendor's drawing of c (label_accuracy), and
+        # category_accuracy counts the category alone, whatever the style.
+        group, size = style_group(dataset)
+        results["category_accuracy"] = category_accuracy(fake_probs, fake_labels, size)
+        fake_labels = np.asarray(fake_labels) + group * size
     rest = [m for m in metrics if m != "style"]
     if rest:
         results.update(
@@ -229,6 +239,12 @@ def evaluate_samples(
             )
         )
     return results
+
+
+def _is_style_set(dataset):
+    from tfgen.evaluation.style import STYLE_GROUPS
+
+    return str(dataset) in STYLE_GROUPS
 
 
 def fid_between(images_a, images_b, extractor=None, dataset=None, weights="imagenet"):

@@ -62,3 +62,10 @@ def style_by_category(probs, dataset):
             (n, float(in_style[chosen].mean()), float(confidence[chosen].mean())) if n else None
         )
     return rows
+
+
+def category_accuracy(probs, labels, size=9):
+    """The share of samples taken for the category they were drawn for (a conditional
+    model's labels `[N]`), in either style."""
+    predicted = np.argmax(np.asarray(probs), axis=-1) % size
+    return float(np.mean(predicted == np.asarray(labels)))
