@@ -158,7 +158,8 @@ def headline(metrics):
 
 
 def picture(model, recipe, path, data_dir=None):
-    """The docs picture: 64 samples (8 per row), or input | output pairs for translators."""
+    """The docs picture: 64 samples (8 per row; a cGAN's a column per label), or input | output
+    pairs for translators."""
     from tfgen import data
 
     kind = recipe.kind or model.kind  # a fine-tune's recipe names no kind: its source's
@@ -176,9 +177,11 @@ def picture(model, recipe, path, data_dir=None):
     if kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         return io.save_images(io.from_uint8(images[:64]), path, columns=8)
-    if kind == "cgan":
-        labels = [i % model.num_classes for i in range(64)]
-        return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
+    if kind == "cgan":  # one column per label, as many rows as fit in about 64 samples
+        classes = model.num_classes
+        n = classes * max(1, 64 // classes)
+        labels = [i % classes for i in range(n)]
+        return io.save_images(model.generate(n, labels=labels, seed=0), path, columns=classes)
     return io.save_images(model.generate(64, seed=0), path, columns=8)
 
 
