@@ -262,6 +262,11 @@ def test_balance_is_checked_and_reaches_fine_tunes(tmp_path, tiny_source, data_d
     with pytest.raises(TfgenUsageError, match="data.balance repeats the images of one labelled"):
         inputs.make_dataset(CycleGAN, "emoji_google", 8, 0, dataset_b="emoji_twitter",
                             data_dir=data_dir, balance=1.0)  # fmt: skip
+    with pytest.raises(TfgenUsageError, match="a classifier trains on its split as it is"):
+        config.from_dict({"model": {"kind": "classifier"},
+                          "data": {"dataset": "mnist", "balance": 1.0}})  # fmt: skip
+    with pytest.raises(TfgenUsageError, match="needs class labels >= 0"):
+        balanced_indices(np.array([0, -1, 1]), 1.0)
     # A fine-tune's data takes every data key, as a new model's does: balance and background
     # (a fine-tune used to load its data on white whatever data.background said).
     seen = {}
@@ -271,12 +276,20 @@ def test_balance_is_checked_and_reaches_fine_tunes(tmp_path, tiny_source, data_d
         return inputs.make_dataset(**kwargs)
 
     monkeypatch.setattr(job, "make_dataset", spy)
+    recipe = config.from_dict({
+        "data": {"dataset": "emoji_twitter", "limit": 16, "limit_seed": 1, "balance": 0.5,
+                 "background": "black"},
+        "train": {"batch_size": 8, "steps": 1},
+        "finetune": {"source": str(tiny_source)},
+    })  # fmt: skip
+    job.run(recipe, tmp_path / "tuned", verbose=0, data_dir=data_dir)
+    assert (seen["balance"], seen["background"], seen["limit_seed"]) == (0.5, "black", 1)
     out = tmp_path / "run"
     args = ["finetune", str(tiny_source), "--dataset", "emoji_twitter", "--data-dir",
             str(data_dir), "--limit", "16", "--limit-seed", "1", "--balance", "0.5",
             "--batch-size", "8", "--steps", "1", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
-    assert seen["balance"] == 0.5 and seen["background"] == "white"
+    assert seen["balance"] == 0.5
     run = json.loads((out / "run.json").read_text())
     assert run["recipe"]["data"]["balance"] == 0.5
     assert main([*args[:-1], str(tmp_path / "bad"), "--balance", "2"]) == 2

@@ -45,8 +45,9 @@ class Data:
     )
     balance: float | None = _key(
         None,
-        "repeat each class's images (class sub-folders) (largest class / class) ** balance "
-        "times (rounded): 1 evens the classes, 0.5 keeps the square root of the imbalance",
+        "repeat each class's images (largest class / class) ** balance times, rounded; "
+        "labels from class sub-folders: 1 evens the classes, 0.5 keeps the square root of "
+        "the imbalance",
     )
     task: str | None = _key(
         None,
@@ -293,6 +294,11 @@ def check(recipe, where="recipe"):
         raise TfgenUsageError(
             f"{where}: data.balance must be in (0, 1] (1 evens the classes), got "
             f"{recipe.data.balance}"
+        )
+    if recipe.data.balance is not None and recipe.kind == "classifier":
+        raise TfgenUsageError(
+            f"{where}: data.balance repeats a generator's rare classes; a classifier trains on "
+            "its split as it is: drop data.balance"
         )
     f = recipe.finetune
     if not f.source and (f.augment != "source" or f.from_ema):

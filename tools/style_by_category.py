@@ -13,6 +13,8 @@ the vendor's style, and for the vendor's style.
 
 import argparse
 
+import numpy as np
+
 from tfgen import saving
 from tfgen.data import sources
 from tfgen.evaluation.features import get_extractor
@@ -43,8 +45,6 @@ def main(argv=None):
 
 
 def per_label(model, name, extractor, names, args):
-    import numpy as np
-
     group, size = style_group(args.dataset)
     print(f"{name}: {args.n} samples per label")
     print("| label | category | category kept | and in style | style share |")

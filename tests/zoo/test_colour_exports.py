@@ -42,7 +42,7 @@ def _cases(card, model, data_dir):
     served."""
     if card["kind"] in ("dcgan", "wgan_gp", "cgan"):
         z = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype(np.float32)
-        if card["kind"] == "cgan":  # one sample per label, first to last
+        if card["kind"] == "cgan":  # four labels, first to last
             labels = np.linspace(0, model.num_classes - 1, 4).round().astype(np.int32)
             expected = model.sampling_generator([z, labels], training=False)
             return [("serving_default", {"z": z, "label": labels}, expected)]
@@ -83,9 +83,9 @@ def test_saved_model_signatures_match_keras(name, data_dir, tmp_path):
     loaded = tf.saved_model.load(str(folder))
     for signature, inputs, expected in _cases(card, model, data_dir):
         fn = loaded.signatures[signature]
-        for spec in fn.structured_input_signature[1].values():
-            # Images and noise as float32 (never bfloat16), labels as int32.
-            assert spec.dtype in (tf.float32, tf.uint8, tf.int32)
+        for name_, spec in fn.structured_input_signature[1].items():
+            # Images and noise as float32 (never bfloat16), a cGAN's labels as int32.
+            assert spec.dtype in ((tf.int32,) if name_ == "label" else (tf.float32, tf.uint8))
         out = fn(**{k: tf.constant(v) for k, v in inputs.items()})
         assert out["images"].dtype == tf.float32 and out["images_uint8"].dtype == tf.uint8
         assert out["images"].shape == (len(next(iter(inputs.values()))), 64, 64, 3)

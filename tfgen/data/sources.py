@@ -341,12 +341,21 @@ def balanced_indices(labels, balance, source="the dataset"):
             f"data.balance repeats images by class, and {source} has no labels: use a folder "
             "with class sub-folders (or an .npz with 'y'), or drop data.balance"
         )
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) and labels.min() < 0:
+        raise TfgenUsageError(
+            f"data.balance needs class labels >= 0; {source} has {labels.min()}: fix its "
+            "labels or drop data.balance"
+        )
     counts = np.bincount(labels)
     present = counts > 0
     repeats = np.zeros_like(counts)
+    # Halves round up (np.round would take 2.5 to 2 and 3.5 to 4).
     repeats[present] = np.maximum(
-        1, np.round((counts.max() / counts[present]) ** float(balance))
+        1, np.floor((counts.max() / counts[present]) ** float(balance) + 0.5)
     ).astype(counts.dtype)
+    # Copies sit side by side; load()'s shuffle buffer (10,000) mixes them for sets up to
+    # that size, which few-shot sets are.
     return np.repeat(np.arange(len(labels)), repeats[labels])
 
 
@@ -431,7 +440,10 @@ def load(
         if limit_seed is not None:
             raise TfgenUsageError(f"drawing images by limit_seed needs a local copy of {source}")
         if balance is not None:
-            raise TfgenUsageError(f"data.balance repeats images of a local copy; {source} has none")
+            raise TfgenUsageError(
+                f"data.balance repeats the images of a local copy, and {source} has none: "
+                "pass --data-dir with a copy in class sub-folders, or drop data.balance"
+            )
         ds, _ = _tfds_dataset(source, split, with_labels, shuffle, seed)
         if limit is not None:
             ds = ds.take(limit)

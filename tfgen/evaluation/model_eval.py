@@ -46,7 +46,7 @@ def conditioning_labels(num_classes, dataset, split, n, data_dir=None):
     when the split has none, or labels the model does not take."""
     arrays = data.load_arrays(dataset, split, data_dir_override=data_dir)
     labels = None if arrays is None else arrays[1]
-    if labels is None or len(labels) == 0 or labels.max() >= num_classes:
+    if labels is None or len(labels) == 0 or labels.min() < 0 or labels.max() >= num_classes:
         return np.arange(n) % num_classes
     return np.resize(labels[:n], n).astype(np.int32)
 

@@ -67,5 +67,10 @@ def style_by_category(probs, dataset):
 def category_accuracy(probs, labels, size=9):
     """The share of samples taken for the category they were drawn for (a conditional
     model's labels `[N]`), in either style."""
-    predicted = np.argmax(np.asarray(probs), axis=-1) % size
+    probs = np.asarray(probs)
+    if probs.shape[-1] % size:
+        raise TfgenUsageError(
+            f"the extractor has {probs.shape[-1]} classes, not groups of {size}: use classifier_emoji"
+        )
+    predicted = np.argmax(probs, axis=-1) % size
     return float(np.mean(predicted == np.asarray(labels)))

@@ -135,7 +135,7 @@ def make_dataset(
         if kind not in ("images", "labelled"):
             raise TfgenUsageError(
                 f"data.balance repeats the images of one labelled dataset by class; "
-                f"{model_cls.kind} trains on pairs or domains"
+                f"{model_cls.kind} trains on pairs or domains: drop data.balance"
             )
         load_kwargs["balance"] = balance
     load_kwargs["background"] = background

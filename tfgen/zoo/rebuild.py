@@ -177,11 +177,14 @@ def picture(model, recipe, path, data_dir=None):
     if kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         return io.save_images(io.from_uint8(images[:64]), path, columns=8)
-    if kind == "cgan":  # one column per label, as many rows as fit in about 64 samples
+    if kind == "cgan" and model.num_classes <= 16:  # a column per label, ~64 samples
         classes = model.num_classes
         n = classes * max(1, 64 // classes)
         labels = [i % classes for i in range(n)]
         return io.save_images(model.generate(n, labels=labels, seed=0), path, columns=classes)
+    if kind == "cgan":  # many labels: the first 64, one each
+        labels = [i % model.num_classes for i in range(64)]
+        return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
     return io.save_images(model.generate(64, seed=0), path, columns=8)
 
 
