@@ -18,7 +18,12 @@ import numpy as np
 from tfgen import saving
 from tfgen.data import sources
 from tfgen.evaluation.features import get_extractor
-from tfgen.evaluation.style import style_by_category, style_figures, style_group
+from tfgen.evaluation.style import (
+    category_accuracy,
+    style_by_category,
+    style_figures,
+    style_group,
+)
 
 
 def main(argv=None):
@@ -52,9 +57,8 @@ def per_label(model, name, extractor, names, args):
     for label, category in enumerate(names):
         labels = np.full(args.n, label, np.int32)
         probs = extractor.probabilities(model.generate(args.n, labels=labels, seed=args.seed))
-        predicted = np.argmax(probs, axis=-1)
-        kept = np.mean(predicted % size == label)
-        exact = np.mean(predicted == label + group * size)
+        kept = category_accuracy(probs, labels, args.dataset)
+        exact = np.mean(np.argmax(probs, axis=-1) == label + group * size)
         in_style = style_figures(probs, args.dataset)["style_share"]
         print(f"| {label} | {category} | {kept:.1%} | {exact:.1%} | {in_style:.1%} |")
 

@@ -53,7 +53,7 @@ def test_label_accuracy_reads_the_vendors_group_and_category_accuracy_ignores_it
 def test_category_accuracy_counts_either_style():
     probs = np.zeros((4, 18))
     probs[[0, 1, 2, 3], [2, 11, 3, 9 + 5]] = 1  # google 2, twitter 2, google 3, twitter 5
-    assert style.category_accuracy(probs, [2, 2, 2, 2]) == 0.5
-    assert style.category_accuracy(probs, [2, 2, 3, 5]) == 1.0
+    assert style.category_accuracy(probs, [2, 2, 2, 2], "emoji_google") == 0.5
+    assert style.category_accuracy(probs, [2, 2, 3, 5], "emoji_twitter") == 1.0
     with pytest.raises(TfgenUsageError, match="1000 classes, not groups of 9"):
-        style.category_accuracy(np.zeros((2, 1000)), [0, 1])
+        style.category_accuracy(np.zeros((2, 1000)), [0, 1], "emoji_google")

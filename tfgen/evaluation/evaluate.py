@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfgen.errors import TfgenUsageError
 from tfgen.evaluation import metrics as metric_fns
 from tfgen.evaluation.features import get_extractor
+from tfgen.evaluation.style import STYLE_GROUPS, category_accuracy, style_figures, style_group
 
 # Metric name -> the keys it adds to the result.
 METRICS = {
@@ -207,20 +208,16 @@ def evaluate_samples(
         )
     results = {}
     if "style" in metrics:
-        from tfgen.evaluation.style import style_figures
-
         if real_probs is None:
             raise TfgenUsageError("metric 'style' compares with the real images' rate; pass them")
         results.update(style_figures(fake_probs, dataset))
         results["style_share_real"] = style_figures(real_probs, dataset)["style_share"]
-    if "accuracy" in metrics and fake_labels is not None and _is_style_set(dataset):
-        from tfgen.evaluation.style import category_accuracy, style_group
-
+    if "accuracy" in metrics and fake_labels is not None and str(dataset) in STYLE_GROUPS:
         # classifier_emoji's classes are vendor x category: a sample drawn for category c
         # is right when taken for this vendor's drawing of c (label_accuracy), and
         # category_accuracy counts the category alone, whatever the style.
         group, size = style_group(dataset)
-        results["category_accuracy"] = category_accuracy(fake_probs, fake_labels, size)
+        results["category_accuracy"] = category_accuracy(fake_probs, fake_labels, dataset)
         fake_labels = np.asarray(fake_labels) + group * size
     rest = [m for m in metrics if m != "style"]
     if rest:
@@ -239,12 +236,6 @@ def evaluate_samples(
             )
         )
     return results
-
-
-def _is_style_set(dataset):
-    from tfgen.evaluation.style import STYLE_GROUPS
-
-    return str(dataset) in STYLE_GROUPS
 
 
 def fid_between(images_a, images_b, extractor=None, dataset=None, weights="imagenet"):

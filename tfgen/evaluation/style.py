@@ -64,13 +64,8 @@ def style_by_category(probs, dataset):
     return rows
 
 
-def category_accuracy(probs, labels, size=9):
+def category_accuracy(probs, labels, dataset):
     """The share of samples taken for the category they were drawn for (a conditional
     model's labels `[N]`), in either style."""
-    probs = np.asarray(probs)
-    if probs.shape[-1] % size:
-        raise TfgenUsageError(
-            f"the extractor has {probs.shape[-1]} classes, not groups of {size}: use classifier_emoji"
-        )
-    predicted = np.argmax(probs, axis=-1) % size
-    return float(np.mean(predicted == np.asarray(labels)))
+    category, _, _ = _taken_for(probs, dataset)
+    return float(np.mean(category == np.asarray(labels)))

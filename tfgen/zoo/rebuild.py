@@ -177,14 +177,11 @@ def picture(model, recipe, path, data_dir=None):
     if kind == "classifier":
         images, _ = data.load_arrays(recipe.data.dataset, "test", data_dir_override=data_dir)
         return io.save_images(io.from_uint8(images[:64]), path, columns=8)
-    if kind == "cgan" and model.num_classes <= 16:  # a column per label, ~64 samples
-        classes = model.num_classes
-        n = classes * max(1, 64 // classes)
-        labels = [i % classes for i in range(n)]
-        return io.save_images(model.generate(n, labels=labels, seed=0), path, columns=classes)
-    if kind == "cgan":  # many labels: the first 64, one each
-        labels = [i % model.num_classes for i in range(64)]
-        return io.save_images(model.generate(64, labels=labels, seed=0), path, columns=8)
+    if kind == "cgan":  # a column per label (up to 16 labels; 8 columns beyond), ~64 samples
+        columns = model.num_classes if model.num_classes <= 16 else 8
+        n = columns * max(1, 64 // columns)
+        labels = [i % model.num_classes for i in range(n)]
+        return io.save_images(model.generate(n, labels=labels, seed=0), path, columns=columns)
     return io.save_images(model.generate(64, seed=0), path, columns=8)
 
 
