@@ -151,6 +151,11 @@ class Finetune:
         "with augment = ada: real images over which ADA's probability can go from 0 to 1 "
         "(default 500,000, made for long runs; a few-shot budget needs far fewer)",
     )
+    refiner: str | None = _key(
+        None,
+        "a pix2pix model (zoo name or .keras file) whose generator is appended after the "
+        "source GAN's: a full-resolution second stage, fine-tuned with it",
+    )
 
 
 @dataclasses.dataclass

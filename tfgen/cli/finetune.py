@@ -59,6 +59,11 @@ def add_parser(sub):
         help="with --augment ada: real images over which ADA's probability can go from 0 to 1 "
         "(default 500,000; a few-shot run of 16,000 images needs about 10,000)",
     )
+    p.add_argument(
+        "--refiner",
+        help="a pix2pix model (zoo name or .keras) appended after the generator as a "
+        "full-resolution second stage, fine-tuned with it",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategy", default="auto", help="auto, one, mirrored, multiworker, tpu")
     common.add_precision(p, "dtype policy of the fine-tune, whatever its source was trained in")
@@ -84,7 +89,7 @@ def recipe_from_flags(args):
         "finetune": {"unfreeze_every": args.unfreeze_every,
                      "block_lr_decay": args.block_lr_decay, "augment": args.augment,
                      "from_ema": args.from_ema or None,
-                     "ada_speed_images": args.ada_speed_images},
+                     "ada_speed_images": args.ada_speed_images, "refiner": args.refiner},
         "optimizer": {"learning_rate": args.learning_rate},
     }  # fmt: skip
     for section, values in optional.items():

@@ -13,6 +13,7 @@ from tfgen.training import job
 from tfgen.training.callbacks import BlockLearningRates, ProgressiveUnfreezing
 from tfgen.transfer.blocks import apply_recipe
 from tfgen.transfer.layers import load_for_finetuning
+from tfgen.transfer.refiner import with_refiner
 
 
 def _release_as_at_checkpoint(unfreezing, model, folder):
@@ -106,6 +107,7 @@ def finetune(
     augment="source",
     from_ema=False,
     ada_speed_images=None,
+    refiner=None,
 ):
     """Fine-tunes a trained model on a new dataset and writes a run folder (`tfgen finetune`).
 
@@ -140,6 +142,8 @@ def finetune(
         from_ema: bool. Start the generator from the source's EMA weights.
         ada_speed_images: int or None. With `augment="ada"`: the real images over which
             ADA's probability can go from 0 to 1 (default 500,000).
+        refiner: str, keras.Model or None. A pix2pix model whose generator is appended after
+            a noise GAN's generator and fine-tuned with it (`tfgen.transfer.refiner`).
     """
     from tfgen.data.paired import resolve_task_options
 
@@ -159,12 +163,15 @@ def finetune(
         "augment": augment,
         "from_ema": bool(from_ema),
         "ada_speed_images": ada_speed_images,
+        "refiner": None if refiner is None else getattr(refiner, "name", str(refiner)),
     }
 
     def starting_model():  # called by the job inside its strategy scope
         from tfgen.precision import with_precision
 
         model = source if isinstance(source, keras.Model) else load_for_finetuning(source)
+        if refiner is not None:
+            model = with_refiner(model, refiner)
         # The run's precision, not the source's: a model keeps the dtype policy it was saved
         # with, so a float32 source would train in float32 under --precision mixed_bfloat16.
         model = with_precision(model, keras.mixed_precision.dtype_policy().name)
@@ -203,7 +210,8 @@ def finetune(
                                      freeze_g=freeze_g, unfreeze_every=unfreeze_every,
                                      block_lr_decay=lr_decay, augment=augment,
                                      from_ema=bool(from_ema),
-                                     ada_speed_images=ada_speed_images),
+                                     ada_speed_images=ada_speed_images,
+                                     refiner=run_info["refiner"]),
         )  # fmt: skip
     return job.run(
         recipe,
@@ -272,4 +280,5 @@ def finetune_recipe(recipe, out, verbose=1, data_dir=None, callbacks=None):
         augment=f.augment,
         from_ema=f.from_ema,
         ada_speed_images=f.ada_speed_images,
+        refiner=f.refiner,
     )
