@@ -1,6 +1,7 @@
 """`tfgen rebuild` of an entry whose recipe fine-tunes another entry (dcgan_emoji_twitter
 from dcgan_emoji_google): the card takes the source's kind and records the recipe."""
 
+import json
 import pathlib
 import shutil
 
@@ -30,3 +31,21 @@ def test_rebuild_of_a_finetune_recipe(data_dir, tmp_path, monkeypatch):
     )
     assert model.kind == "dcgan" and model.image_shape == (64, 64, 3)
     assert (tmp_path / "docs" / "images" / "zoo" / "dcgan_emoji_twitter.png").is_file()
+
+
+def test_a_finished_run_of_the_same_recipe_is_published_not_trained_again(tmp_path):
+    from tfgen import config
+
+    recipe = config.load(rebuild.recipe_path("dcgan_emoji_google"))
+    run = tmp_path / "run"
+    run.mkdir()
+    assert not rebuild.finished_run(run, recipe)  # nothing there: train
+    (run / "run.json").write_text(json.dumps({"steps": 5, "recipe": recipe.to_dict()}))
+    assert not rebuild.finished_run(run, recipe)  # no model: an interrupted or failed run
+    (run / "model.keras").write_bytes(b"")
+    assert rebuild.finished_run(run, recipe)
+    # Another description or evaluation is the same run; another training key is not.
+    evaluated = config.load(rebuild.recipe_path("dcgan_emoji_google"), ["evaluate.n=10"])
+    assert rebuild.finished_run(run, evaluated)
+    longer = config.load(rebuild.recipe_path("dcgan_emoji_google"), ["train.max_minutes=60"])
+    assert not rebuild.finished_run(run, longer)

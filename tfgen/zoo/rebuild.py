@@ -196,7 +196,10 @@ def rebuild(
     recipe = config.load(recipe_path(name), overrides)
     run_dir = pathlib.Path(run_dir or f"runs/{name}")
     start = time.time()
-    job.run(recipe, run_dir, verbose=verbose, data_dir=data_dir)
+    if finished_run(run_dir, recipe):
+        print(f"{run_dir} already holds a finished run of this recipe: evaluating it")
+    else:
+        job.run(recipe, run_dir, verbose=verbose, data_dir=data_dir)
     wall_time = time.time() - start
     summary = json.loads((run_dir / "run.json").read_text())
     model = saving.load_model(run_dir / "model.keras", compile=False)
@@ -235,6 +238,22 @@ def rebuild(
         picture(model, recipe, docs_dir / "images" / "zoo" / f"{name}.png", data_dir)
         print(f"published {entry}")
     return card
+
+
+# The recipe sections that decide what a run trains (not its description or evaluation).
+TRAINING_SECTIONS = ("model", "data", "train", "optimizer", "finetune")
+
+
+def finished_run(run_dir, recipe):
+    """True when `run_dir` holds a model and a run.json written by a run of `recipe`'s
+    training sections: rebuilding then evaluates and publishes that run instead of training
+    it again (an interrupted run has no run.json and resumes from its checkpoints)."""
+    summary_path = pathlib.Path(run_dir) / "run.json"
+    if not summary_path.exists() or not (summary_path.parent / "model.keras").exists():
+        return False
+    ran = json.loads(summary_path.read_text()).get("recipe", {})
+    wanted = json.loads(json.dumps(recipe.to_dict()))  # as run.json stores it: lists, not tuples
+    return all(ran.get(section) == wanted[section] for section in TRAINING_SECTIONS)
 
 
 def evaluation_text(recipe):
