@@ -1,7 +1,7 @@
 """Where an emoji generator's style share is lost: per category its samples are taken for,
 how many, the share taken for the trained vendor's style, and the classifier's confidence.
 
-    TFGEN_DATA_DIR=../shared/data python tools/style_by_category.py dcgan_emoji_twitter \
+    TFGEN_DATA_DIR=../shared/data python tools/style_by_category.py dcgan_emoji_twitter_base \
         dcgan_emoji_twitter_fewshot100 --dataset emoji_twitter
 
 Each model (a zoo name or a `.keras` file) draws `--n` samples (seed `--seed`), which
