@@ -106,4 +106,15 @@ def test_cli_finetune_refuses_a_refiner_of_another_size_without_writing_a_run(
     argv += ["--out", str(out)]
     assert cli.main(argv) == 2
     assert "train the refiner on images of the generator's size" in capsys.readouterr().err
-    assert not (out / "model.keras").exists()
+    # Nothing half-written: no model, no run record, no checkpoint.
+    assert not (out / "model.keras").exists() and not (out / "run.json").exists()
+    assert not (out / "checkpoints").exists()
+
+
+def test_a_refiner_without_a_source_is_refused():
+    from tfgen import config
+
+    raw = {"model": {"kind": "dcgan"}, "data": {"dataset": "mnist"}}
+    raw["finetune"] = {"refiner": "pix2pix_emoji_google2twitter"}
+    with pytest.raises(TfgenUsageError, match="finetune.refiner changes a fine-tune"):
+        config.from_dict(raw)

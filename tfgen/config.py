@@ -306,8 +306,8 @@ def check(recipe, where="recipe"):
             "its split as it is: drop data.balance"
         )
     f = recipe.finetune
-    if not f.source and (f.augment != "source" or f.from_ema):
-        key = "augment" if f.augment != "source" else "from_ema"
+    if not f.source and (f.augment != "source" or f.from_ema or f.refiner):
+        key = "refiner" if f.refiner else "augment" if f.augment != "source" else "from_ema"
         raise TfgenUsageError(f"{where}: finetune.{key} changes a fine-tune; set finetune.source")
     if f.ada_speed_images is not None and (f.augment != "ada" or f.ada_speed_images < 1):
         raise TfgenUsageError(

@@ -50,6 +50,11 @@ def test_a_finished_run_of_the_same_recipe_is_published_not_trained_again(tmp_pa
     assert rebuild.finished_run(run, evaluated)
     longer = config.load(rebuild.recipe_path("dcgan_emoji_google"), ["train.max_minutes=60"])
     assert not rebuild.finished_run(run, longer)
+    # A run recorded before a key existed matches the key's default.
+    older = recipe.to_dict()
+    del older["finetune"]["refiner"]
+    (run / "run.json").write_text(json.dumps({"steps": 5, "recipe": older}))
+    assert rebuild.finished_run(run, recipe)
 
 
 @pytest.mark.large  # two steps of the 64x64 chain (DCGAN + U-Net), its scores and exports

@@ -12,7 +12,11 @@ def add_parser(sub):
     common.add_overrides(
         p, "override a recipe key (recorded in the card's notes), e.g. --set train.steps=200"
     )
-    p.add_argument("--run-dir", help="the training run's folder (default runs/NAME; resumes)")
+    p.add_argument(
+        "--run-dir",
+        help="the training run's folder (default runs/NAME): an interrupted run resumes, a "
+        "finished run of the same recipe is evaluated and published without training",
+    )
     p.add_argument("--data-dir", help="folder of local dataset copies (default: $TFGEN_DATA_DIR)")
     p.add_argument(
         "--docs-dir", help="where the picture goes: DOCS/images/zoo/NAME.png (default docs/)"

@@ -163,7 +163,7 @@ def finetune(
         "augment": augment,
         "from_ema": bool(from_ema),
         "ada_speed_images": ada_speed_images,
-        "refiner": None if refiner is None else getattr(refiner, "name", str(refiner)),
+        "refiner": refiner.name if isinstance(refiner, keras.Model) else refiner and str(refiner),
     }
 
     def starting_model():  # called by the job inside its strategy scope

@@ -4,10 +4,10 @@ after the GAN's generator, `z -> base(z) -> refiner(base(z))`, fine-tuned as one
 Why: a DCGAN generator at 64 x 64 has one 3x3 convolution per resolution and 32 channels at
 full size, too little for the flat fills and crisp edges that tell Twitter's emoji from
 Google's. A pix2pix U-Net trained to turn Google drawings into Twitter's adds that detail to
-`dcgan_emoji_twitter`'s samples (89.9 % taken for Twitter's style against 81.5 %), but on its
+`dcgan_emoji_twitter_base`'s samples (89.9 % taken for Twitter's style against 81.5 %), but on its
 own it moves the samples away from the data (FID 19.0 against 9.2): it was trained on real
 Google drawings, not on the GAN's samples. Fine-tuning the chain against the Twitter
-discriminator teaches both stages to work together (docs/zoo.md, `dcgan_emoji_twitter`).
+discriminator teaches both stages to work together: that is `dcgan_emoji_twitter` (docs/zoo.md).
 
 The chain is an ordinary functional generator (sub-models `base` and `refiner`), so the model
 keeps its class, saves, loads, samples and exports as before.

@@ -251,9 +251,14 @@ def finished_run(run_dir, recipe):
     summary_path = pathlib.Path(run_dir) / "run.json"
     if not summary_path.exists() or not (summary_path.parent / "model.keras").exists():
         return False
-    ran = json.loads(summary_path.read_text()).get("recipe", {})
-    wanted = json.loads(json.dumps(recipe.to_dict()))  # as run.json stores it: lists, not tuples
-    return all(ran.get(section) == wanted[section] for section in TRAINING_SECTIONS)
+    from tfgen.errors import TfgenUsageError
+
+    try:  # read back through the schema: keys added since the run take their defaults
+        ran = config.from_dict(json.loads(summary_path.read_text()).get("recipe", {})).to_dict()
+    except TfgenUsageError:
+        return False
+    wanted = recipe.to_dict()
+    return all(ran[section] == wanted[section] for section in TRAINING_SECTIONS)
 
 
 def evaluation_text(recipe):
