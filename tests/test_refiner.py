@@ -64,20 +64,25 @@ def test_refiner_errors_say_what_is_wrong():
         with_refiner(translator(), translator())
 
 
-def test_cli_finetune_with_a_refiner_trains_both_stages(tmp_path, data_dir):
-    gan, p2p = source_gan(), translator()
-    gan.save(tmp_path / "source.keras")
-    p2p.save(tmp_path / "refiner.keras")
-    out = tmp_path / "run"
+def finetune_argv(tmp_path, data_dir, *extra):
+    """`tfgen finetune` of tmp_path/source.keras with tmp_path/refiner.keras, 2 steps of
+    Fashion-MNIST, into tmp_path/run."""
     argv = [
         "finetune",
         str(tmp_path / "source.keras"),
         "--refiner",
         str(tmp_path / "refiner.keras"),
     ]
-    argv += ["--dataset", "fashion_mnist", "--data-dir", str(data_dir), "--limit", "64"]
-    argv += ["--batch-size", "32", "--steps", "2", "--out", str(out)]
-    assert cli.main(argv) == 0
+    argv += ["--dataset", "fashion_mnist", "--data-dir", str(data_dir), "--steps", "2", *extra]
+    return [*argv, "--out", str(tmp_path / "run")]
+
+
+def test_cli_finetune_with_a_refiner_trains_both_stages(tmp_path, data_dir):
+    gan, p2p = source_gan(), translator()
+    gan.save(tmp_path / "source.keras")
+    p2p.save(tmp_path / "refiner.keras")
+    out = tmp_path / "run"
+    assert cli.main(finetune_argv(tmp_path, data_dir, "--limit", "64", "--batch-size", "32")) == 0
     tuned = keras.saving.load_model(out / "model.keras", compile=False)
     for name, before in ((BASE, gan.generator), (REFINER, p2p.sampling_generator)):
         after = tuned.generator.get_layer(name)
@@ -96,15 +101,7 @@ def test_cli_finetune_refuses_a_refiner_of_another_size_without_writing_a_run(
     source_gan().save(tmp_path / "source.keras")
     translator((32, 32, 1)).save(tmp_path / "refiner.keras")
     out = tmp_path / "run"
-    argv = [
-        "finetune",
-        str(tmp_path / "source.keras"),
-        "--refiner",
-        str(tmp_path / "refiner.keras"),
-    ]
-    argv += ["--dataset", "fashion_mnist", "--data-dir", str(data_dir), "--steps", "1"]
-    argv += ["--out", str(out)]
-    assert cli.main(argv) == 2
+    assert cli.main(finetune_argv(tmp_path, data_dir)) == 2
     assert "train the refiner on images of the generator's size" in capsys.readouterr().err
     # Nothing half-written: no model, no run record, no checkpoint.
     assert not (out / "model.keras").exists() and not (out / "run.json").exists()
