@@ -34,10 +34,16 @@ def check_ema(ema):
     return value
 
 
+def copy_network(network):
+    """A new network of `network`'s architecture holding its weights now."""
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
 def make_ema_generator(generator):
     """A non-trainable copy of `generator` (same architecture, same weights now)."""
-    copy = keras.models.clone_model(generator)
-    copy.set_weights(generator.get_weights())
+    copy = copy_network(generator)
     copy.trainable = False
     return copy
 

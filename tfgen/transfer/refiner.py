@@ -16,6 +16,8 @@ keeps its class, saves, loads, samples and exports as before.
 import keras
 
 from tfgen.errors import TfgenUsageError
+from tfgen.models.gan import GAN, copy_network
+from tfgen.models.pix2pix import Pix2Pix
 from tfgen.transfer.layers import load_for_finetuning, unfreeze
 
 BASE, REFINER = "base", "refiner"
@@ -23,8 +25,7 @@ BASE, REFINER = "base", "refiner"
 
 def _copy(network, name):
     """A trainable copy of `network` with its weights, renamed (the chain's sub-model)."""
-    copy = keras.models.clone_model(network)
-    copy.set_weights(network.get_weights())
+    copy = copy_network(network)
     copy.name = name
     # An EMA network's layers were each set non-trainable, and a clone keeps their flags.
     unfreeze(copy)
@@ -37,20 +38,18 @@ def _chain(base, refiner):
     inputs = [
         keras.Input(x.shape[1:], dtype=x.dtype, name=x.name.split(":")[0]) for x in base.inputs
     ]
-    outputs = refiner(base(inputs if len(inputs) > 1 else inputs[0]))
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="generator")
+    inputs = inputs if len(inputs) > 1 else inputs[0]  # a cGAN's (z, label), or z
+    return keras.Model(inputs, refiner(base(inputs)), name="generator")
 
 
 def check_refiner(model, refiner, name="the refiner"):
     """Raises a usage error unless `refiner` (a pix2pix model) can follow `model`'s generator."""
-    from tfgen.models.gan import GAN
-
-    if not isinstance(model, GAN) or hasattr(model, "translate") or not model.latent_dim:
+    if not isinstance(model, GAN) or not model.latent_dim:  # a pix2pix has latent_dim None
         raise TfgenUsageError(
             f"finetune.refiner follows a noise GAN's generator (dcgan, wgan_gp, cgan); "
             f"the source is a {getattr(model, 'kind', type(model).__name__)}"
         )
-    if not hasattr(refiner, "translate") or not hasattr(refiner, "sampling_generator"):
+    if not isinstance(refiner, Pix2Pix):
         raise TfgenUsageError(
             f"{name} must be a pix2pix model (an image-to-image generator); it is a "
             f"{getattr(refiner, 'kind', type(refiner).__name__)}"

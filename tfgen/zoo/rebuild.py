@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from tfgen import config, hardware, io
+from tfgen.errors import TfgenUsageError
 from tfgen.zoo import card as card_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -251,8 +252,6 @@ def finished_run(run_dir, recipe):
     summary_path = pathlib.Path(run_dir) / "run.json"
     if not summary_path.exists() or not (summary_path.parent / "model.keras").exists():
         return False
-    from tfgen.errors import TfgenUsageError
-
     try:  # read back through the schema: keys added since the run take their defaults
         ran = config.from_dict(json.loads(summary_path.read_text()).get("recipe", {})).to_dict()
     except TfgenUsageError:
